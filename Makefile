@@ -1,0 +1,58 @@
+# frontdesk — one command per job. `make test` works on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+UV        := .tools/bin/uv
+UV_VERSION := 0.13.8
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON := python3.11
+
+.PHONY: help venv lint test test-unit test-integration bench redis hapi hapi-stop run check clean
+
+help:
+	@echo "make test   set up everything (venv, Redis, HAPI FHIR) and run the whole suite"
+	@echo "make lint   ruff + mypy"
+	@echo "make bench  run the benchmarks (prints ratios)"
+	@echo "make hapi / hapi-stop   start/stop the two HAPI FHIR JPA servers (EHR A, EHR B)"
+	@echo "make redis  start a local redis-server on 127.0.0.1:6390 (installs it if missing)"
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+# The venv is rebuilt from the lock file whenever the lock changes.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+venv: $(VENV)/.synced
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy gateway mappers connectors conformance tests benchmarks
+
+redis:
+	@scripts/redis.sh start
+
+hapi:
+	@conformance/hapi-server/hapi.sh start
+
+hapi-stop:
+	@conformance/hapi-server/hapi.sh stop
+
+test-unit: venv
+	$(PY) -m pytest tests/unit -q
+
+test: venv redis hapi
+	$(PY) -m pytest -q
+
+bench: venv
+	$(PY) -m benchmarks
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,61 @@
+"""Gateway ids: opaque, URL-safe, reversible to (source, resource type, upstream id).
+
+An id is ``base64url("<source>/<ResourceType>/<upstream id>")`` without padding.
+Decoding validates every part, so a forged id can't smuggle a path or query
+into an upstream URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import NamedTuple
+
+__all__ = ["GatewayId", "InvalidId", "decode_id", "encode_id"]
+
+_SOURCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+# FHIR R4 id: [A-Za-z0-9\-\.]{1,64}
+_FHIR_ID = re.compile(r"[A-Za-z0-9.\-]{1,64}")
+_MAX_ENCODED = 300
+
+
+class InvalidId(ValueError):
+    """A string that is not a gateway id."""
+
+
+class GatewayId(NamedTuple):
+    source: str
+    resource_type: str
+    id: str
+
+
+def encode_id(source: str, resource_type: str, upstream_id: str) -> str:
+    if not (
+        _SOURCE.fullmatch(source)
+        and _TYPE.fullmatch(resource_type)
+        and _FHIR_ID.fullmatch(upstream_id)
+    ):
+        raise InvalidId("source, resource type or upstream id has an invalid format")
+    raw = f"{source}/{resource_type}/{upstream_id}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_id(value: str, *, resource_type: str | None = None) -> GatewayId:
+    """Reverse ``encode_id``; raise ``InvalidId`` for anything else."""
+    if not value or len(value) > _MAX_ENCODED or not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise InvalidId("not a gateway id")
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidId("not a gateway id") from exc
+    parts = raw.split("/")
+    if len(parts) != 3:
+        raise InvalidId("not a gateway id")
+    source, rtype, upstream = parts
+    if not (_SOURCE.fullmatch(source) and _TYPE.fullmatch(rtype) and _FHIR_ID.fullmatch(upstream)):
+        raise InvalidId("not a gateway id")
+    if resource_type is not None and rtype != resource_type:
+        raise InvalidId(f"not a {resource_type} id")
+    return GatewayId(source, rtype, upstream)
