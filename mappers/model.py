@@ -30,11 +30,14 @@ __all__ = [
     "Coverage",
     "EligibilityError",
     "EligibilityOrigin",
+    "EligibilityRequest",
     "EligibilityResult",
     "EligibilityStatus",
     "HumanName",
     "Identifier",
     "Participant",
+    "Person",
+    "Record",
     "Patient",
     "Schedule",
     "Slot",
@@ -245,6 +248,36 @@ class EligibilityResult(_Model):
     trace_number: str | None = None
     source: SourceRef | None = None
     warnings: list[str] = Field(default_factory=list)
+
+
+class Person(_Model):
+    """Who an eligibility inquiry is about (X12 2100C/2100D, FHIR patient)."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    gender: Literal["male", "female", "unknown"] | None = None
+    member_id: str | None = None
+
+
+class EligibilityRequest(_Model):
+    """One real-time eligibility question: is this member covered on this date, for these services.
+
+    ``dependent`` is set when the patient is not the subscriber and has no member id
+    of their own (X12 HL 23 loop).
+    """
+
+    payer_id: str
+    payer_name: str | None = None
+    provider_npi: str
+    provider_name: str | None = None
+    subscriber: Person
+    dependent: Person | None = None
+    service_types: list[str] = Field(default_factory=lambda: ["30"])
+    date_of_service: date
+    group_number: str | None = None
+    # Caller's trace number (X12 TRN02, FHIR identifier); unique per inquiry.
+    trace_number: str
 
 
 CanonicalRecord = Patient | Schedule | Slot | Appointment | Coverage | EligibilityResult
