@@ -1,0 +1,203 @@
+"""The cache port: Redis in production, memory in the sandbox.
+
+Redis is an optimisation and a coordination aid, never a single point of
+failure for reads: when it is unreachable the Redis cache answers "miss",
+counts the failure, logs once per outage and tries again on the next call.
+Keys never hold identifiers in clear: ``CacheKeys`` hashes them with a keyed
+BLAKE2b so a key dump reveals no member id, name or birth date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .logs import get_logger
+
+__all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache"]
+
+log = get_logger(__name__)
+
+
+class Cache(Protocol):
+    """What services need from a shared cache."""
+
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        """Set only if absent (a lock or a reservation); True when this call set it."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+    async def incr(self, key: str) -> int: ...
+    async def ping(self) -> bool: ...
+
+
+class CacheKeys:
+    """Cache key builder; every caller-supplied part is hashed with a secret key."""
+
+    def __init__(self, secret: str, prefix: str = "fd") -> None:
+        self._secret = hashlib.sha256(secret.encode()).digest()
+        self._prefix = prefix
+
+    def digest(self, *parts: str) -> str:
+        h = hashlib.blake2b(key=self._secret, digest_size=16)
+        for part in parts:
+            h.update(part.encode())
+            h.update(b"\x1f")
+        return h.hexdigest()
+
+    def key(self, kind: str, tenant: str, *parts: str) -> str:
+        """``fd:<kind>:<tenant>:<hash of parts>``; kind and tenant are config ids, not PHI."""
+        return f"{self._prefix}:{kind}:{tenant}:{self.digest(*parts)}"
+
+    def plain(self, kind: str, tenant: str, name: str) -> str:
+        """A key from configuration ids only (counters, generations)."""
+        return f"{self._prefix}:{kind}:{tenant}:{name}"
+
+
+class MemoryCache:
+    """In-process cache for the sandbox and unit tests (single process only)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[str, tuple[bytes, float | None]] = {}
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    def _live(self, key: str) -> bytes | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and expires <= self._clock():
+            del self._data[key]
+            return None
+        return value
+
+    async def get(self, key: str) -> bytes | None:
+        return self._live(key)
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        self._data[key] = (value, self._clock() + ttl_seconds if ttl_seconds > 0 else None)
+
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        async with self._lock:
+            if self._live(key) is not None:
+                return False
+            await self.set(key, value, ttl_seconds)
+            return True
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def incr(self, key: str) -> int:
+        async with self._lock:
+            current = int(self._live(key) or b"0") + 1
+            self._data[key] = (str(current).encode(), None)
+            return current
+
+    async def ping(self) -> bool:
+        return True
+
+    def keys(self) -> list[str]:
+        return list(self._data)
+
+
+class RedisCache:
+    """Redis behind the Cache port, degrading to a miss when Redis is away."""
+
+    def __init__(
+        self, client: aioredis.Redis, on_error: Callable[[str], None] | None = None
+    ) -> None:
+        self._redis = client
+        self._on_error = on_error
+        self._healthy = True
+
+    @classmethod
+    def from_url(cls, url: str, on_error: Callable[[str], None] | None = None) -> RedisCache:
+        client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=5
+        )
+        return cls(client, on_error)
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    def _failed(self, op: str, exc: RedisError) -> None:
+        if self._healthy:
+            log.warning("cache_unavailable", op=op, error=type(exc).__name__)
+        self._healthy = False
+        if self._on_error is not None:
+            self._on_error(op)
+
+    def _ok(self) -> None:
+        if not self._healthy:
+            log.info("cache_recovered")
+        self._healthy = True
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self._redis.get(key)
+        except RedisError as exc:
+            self._failed("get", exc)
+            return None
+        self._ok()
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        try:
+            if ttl_seconds > 0:
+                await self._redis.set(key, value, px=int(ttl_seconds * 1000))
+            else:
+                await self._redis.set(key, value)
+        except RedisError as exc:
+            self._failed("set", exc)
+            return
+        self._ok()
+
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        try:
+            done = await self._redis.set(key, value, px=max(1, int(ttl_seconds * 1000)), nx=True)
+        except RedisError as exc:
+            self._failed("add", exc)
+            # Without Redis there is no shared lock: let the caller proceed; the
+            # upstream's own guards (If-Match, conditional create) stay in force.
+            return True
+        self._ok()
+        return bool(done)
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._redis.delete(key)
+        except RedisError as exc:
+            self._failed("delete", exc)
+            return
+        self._ok()
+
+    async def incr(self, key: str) -> int:
+        try:
+            value = int(await self._redis.incr(key))
+        except RedisError as exc:
+            self._failed("incr", exc)
+            return -1
+        self._ok()
+        return value
+
+    async def ping(self) -> bool:
+        try:
+            ok = bool(await self._redis.ping())
+        except RedisError as exc:
+            self._failed("ping", exc)
+            return False
+        self._ok()
+        return ok
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,60 @@
+"""What a service can refuse, each with a stable code the API exposes.
+
+The HTTP status for each code lives at the edge (``gateway.errors``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "IdempotencyConflict",
+    "InvalidRequest",
+    "NotFound",
+    "ServiceError",
+    "SlotTaken",
+    "SlotUnavailable",
+]
+
+
+class ServiceError(Exception):
+    code = "service_error"
+    title = "The request could not be completed"
+
+    def __init__(self, detail: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = dict(extra or {})
+
+
+class InvalidRequest(ServiceError):
+    code = "validation_error"
+    title = "The request is not valid"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+    title = "Not found"
+
+
+class SlotTaken(ServiceError):
+    code = "slot_taken"
+    title = "The slot was just taken"
+
+
+class SlotUnavailable(ServiceError):
+    code = "slot_unavailable"
+    title = "The slot is not bookable"
+
+
+class IdempotencyConflict(ServiceError):
+    code = "idempotency_conflict"
+    title = "Idempotency-Key reused with a different request"
+
+
+class RescheduleIncomplete(ServiceError):
+    """The new appointment stands but the old one could not be cancelled."""
+
+    code = "reschedule_incomplete"
+    title = "New appointment booked; the old one is still booked"

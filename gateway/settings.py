@@ -1,0 +1,275 @@
+"""Gateway configuration: one YAML file plus environment overrides.
+
+Precedence (highest first): environment (``FRONTDESK_`` prefix, ``__`` for
+nesting, e.g. ``FRONTDESK_CACHE__REDIS_URL``), the YAML file, defaults.
+Secrets never live in the YAML: it names the environment variable or file
+that holds each one, and a secret that can't be read fails the start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+__all__ = [
+    "ApiClientConfig",
+    "AuthConfig",
+    "CacheConfig",
+    "ConfigError",
+    "PayerConfig",
+    "SecretRef",
+    "Settings",
+    "SourceConfig",
+    "TenantConfig",
+    "load_settings",
+]
+
+_YAML_PATH: ContextVar[Path | None] = ContextVar("frontdesk_yaml_path", default=None)
+_ID = r"[a-z0-9][a-z0-9_-]{0,62}"
+Scope = Literal[
+    "patients:read", "slots:read", "appointments:read", "appointments:write", "coverage:check"
+]
+ALL_SCOPES: tuple[Scope, ...] = (
+    "patients:read",
+    "slots:read",
+    "appointments:read",
+    "appointments:write",
+    "coverage:check",
+)
+
+
+class ConfigError(ValueError):
+    """Configuration that can't be used; the message names the field."""
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+Slug = Annotated[str, Field(pattern=f"^{_ID}$")]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Config):
+    """Where a secret lives: an environment variable or a file (never the YAML itself)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+    def read(self) -> str:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"secret file {self.file} can't be read") from exc
+
+
+class AuthConfig(_Config):
+    kind: Literal["none", "bearer", "smart-backend", "client-secret"] = "none"
+    token: SecretRef | None = None
+    client_id: str | None = None
+    client_secret: SecretRef | None = None
+    private_key: SecretRef | None = None
+    key_id: str | None = None
+    algorithm: Literal["RS384", "ES384"] = "RS384"
+    token_url: HttpUrl | None = None
+    scope: str = "system/*.read system/Appointment.write"
+
+    @model_validator(mode="after")
+    def _complete(self) -> AuthConfig:
+        if self.kind == "bearer" and self.token is None:
+            raise ValueError("bearer auth needs token")
+        if self.kind == "smart-backend" and not (
+            self.client_id and self.private_key and self.key_id
+        ):
+            raise ValueError("smart-backend auth needs client_id, private_key and key_id")
+        if self.kind == "client-secret" and not (self.client_id and self.client_secret):
+            raise ValueError("client-secret auth needs client_id and client_secret")
+        return self
+
+
+class SourceConfig(_Config):
+    """One EHR FHIR R4 endpoint."""
+
+    id: Slug
+    base_url: HttpUrl
+    vendor: Literal["generic", "hapi", "epic", "oracle-health"] = "generic"
+    time_zone: TimeZoneName = "UTC"
+    auth: AuthConfig = AuthConfig()
+    timeout_seconds: float = Field(default=8.0, gt=0, le=60)
+    max_concurrency: int = Field(default=16, ge=1, le=256)
+
+
+class PayerConfig(_Config):
+    """A payer and how to ask it about eligibility in real time."""
+
+    id: Slug
+    name: str
+    # Payer ids as EHR Coverage resources carry them (payor identifier values).
+    payer_ids: list[str] = Field(min_length=1)
+    transport: Literal["x12", "fhir", "none"] = "none"
+    endpoint: HttpUrl | None = None
+    auth: AuthConfig = AuthConfig()
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> PayerConfig:
+        if self.transport != "none" and self.endpoint is None:
+            raise ValueError(f"transport {self.transport} needs endpoint")
+        return self
+
+
+class TenantConfig(_Config):
+    """A hospital: its EHRs and its payers."""
+
+    id: Slug
+    name: str
+    time_zone: TimeZoneName = "UTC"
+    provider_npi: Annotated[str, Field(pattern=r"^\d{10}$")] | None = None
+    provider_name: str | None = None
+    sources: list[SourceConfig] = Field(min_length=1)
+    payers: list[PayerConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> TenantConfig:
+        ids = [s.id for s in self.sources]
+        if len(ids) != len(set(ids)):
+            raise ValueError("source ids must be unique within a tenant")
+        return self
+
+
+class ApiClientConfig(_Config):
+    """A PSR tool allowed to call the API. Only the SHA-256 of its key is stored."""
+
+    id: Slug
+    tenant: Slug
+    scopes: list[Scope]
+    key_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class CacheConfig(_Config):
+    # None: in-memory cache (sandbox, tests); a Redis URL in production.
+    redis_url: str | None = None
+    slots_ttl_seconds: int = Field(default=30, ge=0, le=3600)
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
+    eligibility_active_ttl_seconds: int = Field(default=12 * 3600, ge=0)
+    eligibility_inactive_ttl_seconds: int = Field(default=3600, ge=0)
+    eligibility_data_error_ttl_seconds: int = Field(default=600, ge=0)
+    # Keyed hash of identifiers in cache keys; a secret, from the environment or a file.
+    hash_key: SecretRef = SecretRef(env="FRONTDESK_HASH_KEY")
+
+
+class JwtConfig(_Config):
+    """OAuth2 JWT bearer tokens, validated against a JWKS."""
+
+    jwks_file: Path
+    issuer: str
+    audience: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FRONTDESK_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    sandbox: bool = False
+    tenants: list[TenantConfig] = Field(min_length=1)
+    api_clients: list[ApiClientConfig] = Field(default_factory=list)
+    jwt: JwtConfig | None = None
+    cache: CacheConfig = CacheConfig()
+    # Audit events go to their own JSON-lines stream, never the application log.
+    audit_path: Path = Path("audit.jsonl")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_date_range_days: int = Field(default=31, ge=1, le=366)
+    source_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
+    coverage_budget_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _clients_know_their_tenant(self) -> Settings:
+        tenants = {t.id for t in self.tenants}
+        if len(tenants) != len(self.tenants):
+            raise ValueError("tenant ids must be unique")
+        for i, client in enumerate(self.api_clients):
+            if client.tenant not in tenants:
+                raise ValueError(f"api_clients.{i}.tenant: unknown tenant {client.tenant!r}")
+        return self
+
+    def tenant(self, tenant_id: str) -> TenantConfig:
+        for tenant in self.tenants:
+            if tenant.id == tenant_id:
+                return tenant
+        raise KeyError(tenant_id)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _YAML_PATH.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(root)"
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from a YAML file (if given) and the environment; ConfigError names the field."""
+    from pydantic import ValidationError
+
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    token = _YAML_PATH.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_field_path(err['loc'])}: {_one_line(err['msg'])}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    finally:
+        _YAML_PATH.reset(token)
