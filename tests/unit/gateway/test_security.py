@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from gateway.security import Authenticator, NotAuthenticated, hash_api_key
+from gateway.settings import ApiClientConfig, JwtConfig
+
+
+def _clients() -> list[ApiClientConfig]:
+    return [
+        ApiClientConfig(
+            id="desk",
+            tenant="general",
+            scopes=["patients:read"],
+            key_sha256=hash_api_key("k-123"),
+        )
+    ]
+
+
+def test_api_key_maps_to_client_tenant_and_scopes():
+    principal = Authenticator(_clients()).authenticate("Bearer k-123")
+    assert (principal.client_id, principal.tenant) == ("desk", "general")
+    assert principal.scopes == frozenset({"patients:read"})
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer wrong"])
+def test_bad_credentials_are_refused(header: str | None):
+    with pytest.raises(NotAuthenticated):
+        Authenticator(_clients()).authenticate(header)
+
+
+def _jwt_setup(tmp_path: Path) -> tuple[RSAKey, Authenticator]:
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    cfg = JwtConfig(jwks_file=path, issuer="https://idp.test", audience="frontdesk")
+    return key, Authenticator([], cfg)
+
+
+def _token(key: RSAKey, **claims: object) -> str:
+    base: dict[str, object] = {
+        "iss": "https://idp.test",
+        "aud": "frontdesk",
+        "exp": int(time.time()) + 300,
+        "sub": "console",
+        "tenant": "general",
+        "scope": "slots:read appointments:write other:thing",
+    }
+    base.update(claims)
+    return jwt.encode({"alg": "RS256", "kid": "k1"}, base, key)
+
+
+def test_jwt_bearer_is_validated_against_jwks(tmp_path: Path):
+    key, auth = _jwt_setup(tmp_path)
+    principal = auth.authenticate("Bearer " + _token(key))
+    assert principal.tenant == "general"
+    assert principal.scopes == frozenset({"slots:read", "appointments:write"})
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"iss": "https://evil.test"}, {"aud": "someone-else"}, {"exp": int(time.time()) - 3600}],
+)
+def test_jwt_with_wrong_issuer_audience_or_expired_is_refused(tmp_path: Path, claims):
+    key, auth = _jwt_setup(tmp_path)
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate("Bearer " + _token(key, **claims))
+
+
+def test_jwt_signed_by_another_key_is_refused(tmp_path: Path):
+    _, auth = _jwt_setup(tmp_path)
+    other = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate("Bearer " + _token(other))
