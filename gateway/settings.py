@@ -141,6 +141,11 @@ class PayerConfig(_Config):
     transport: Literal["x12", "fhir", "none"] = "none"
     endpoint: HttpUrl | None = None
     auth: AuthConfig = AuthConfig()
+    # ISA15: T (test) unless this deployment really queries the payer in production.
+    x12_usage: Literal["T", "P"] = "T"
+    x12_envelope: Literal["plain", "core"] = "plain"
+    # Real-time checks in flight to this payer at once (batch jobs share it).
+    max_concurrency: int = Field(default=20, ge=1, le=256)
 
     @model_validator(mode="after")
     def _endpoint(self) -> PayerConfig:
@@ -185,6 +190,8 @@ class CacheConfig(_Config):
     eligibility_active_ttl_seconds: int = Field(default=12 * 3600, ge=0)
     eligibility_inactive_ttl_seconds: int = Field(default=3600, ge=0)
     eligibility_data_error_ttl_seconds: int = Field(default=600, ge=0)
+    # The last good answer, served marked stale while a payer is away.
+    eligibility_stale_ttl_seconds: int = Field(default=72 * 3600, ge=0)
     # Keyed hash of identifiers in cache keys; a secret, from the environment or a file.
     hash_key: SecretRef = SecretRef(env="FRONTDESK_HASH_KEY")
 
@@ -216,6 +223,10 @@ class Settings(BaseSettings):
     max_date_range_days: int = Field(default=31, ge=1, le=366)
     source_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     coverage_budget_seconds: float = Field(default=20.0, gt=0, le=120)
+    # Batch verification workers in this process (0: this process only queues jobs) and
+    # how many batch checks each worker sends to one payer at once.
+    coverage_batch_workers: int = Field(default=1, ge=0, le=16)
+    coverage_batch_per_payer: int = Field(default=4, ge=1, le=64)
 
     @model_validator(mode="after")
     def _clients_know_their_tenant(self) -> Settings:

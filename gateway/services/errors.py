@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "ConcurrentUpdate",
     "IdempotencyConflict",
     "InvalidRequest",
     "NotFound",
+    "RescheduleIncomplete",
     "ServiceError",
     "SlotTaken",
     "SlotUnavailable",
@@ -51,6 +53,11 @@ class SlotUnavailable(ServiceError):
 class IdempotencyConflict(ServiceError):
     code = "idempotency_conflict"
     title = "Idempotency-Key reused with a different request"
+
+
+class ConcurrentUpdate(ServiceError):
+    code = "concurrent_update"
+    title = "The record changed while we were updating it"
 
 
 class RescheduleIncomplete(ServiceError):

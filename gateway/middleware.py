@@ -1,0 +1,114 @@
+"""Cross-cutting HTTP concerns: request ids, metrics, audit events, body limits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .audit import AuditEvent, Outcome
+from .context import new_request_id
+from .problems import problem_response
+from .runtime import Runtime
+
+__all__ = ["BodyLimit", "install_middleware", "note_audit"]
+
+
+def note_audit(
+    request: Request, action: str, *, patient_ids: list[str] | None = None,
+    sources: list[str] | None = None,
+) -> None:
+    """Mark this request as touching PHI; the audit middleware writes the event."""
+    request.state.audit_action = action
+    request.state.audit_patients = tuple(patient_ids or ())
+    request.state.audit_sources = tuple(sources or ())
+
+
+def _outcome(status: int, partial: bool) -> Outcome:
+    if status < 400:
+        return "partial" if partial else "success"
+    if status in (401, 403):
+        return "denied"
+    if status == 404:
+        return "not_found"
+    return "error"
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` (declared or streamed) with 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413, "payload_too_large", "Request body too large",
+            f"request bodies are limited to {self.max_bytes} bytes",
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = new_request_id(request.headers.get("x-request-id"))
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        if runtime is None:
+            return response
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        runtime.metrics.request_latency.labels(
+            request.method, route, f"{response.status_code // 100}xx"
+        ).observe(time.perf_counter() - started)
+        action = getattr(request.state, "audit_action", None)
+        principal = getattr(request.state, "principal", None)
+        if action is not None and principal is not None:
+            runtime.audit.write(
+                AuditEvent(
+                    client_id=principal.client_id,
+                    tenant=principal.tenant,
+                    action=action,
+                    outcome=_outcome(
+                        response.status_code, getattr(request.state, "audit_partial", False)
+                    ),
+                    request_id=rid,
+                    patient_ids=getattr(request.state, "audit_patients", ()),
+                    sources=getattr(request.state, "audit_sources", ()),
+                )
+            )
+        return response

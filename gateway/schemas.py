@@ -1,0 +1,132 @@
+"""Request and response bodies of the HTTP API (v1)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mappers.model import (
+    Address,
+    Appointment,
+    ContactPoint,
+    HumanName,
+    Identifier,
+    Slot,
+)
+
+__all__ = [
+    "CoverageBatchRequest",
+    "BookingRequest",
+    "CancelRequest",
+    "CoverageCheckRequest",
+    "ListResponse",
+    "PatientLink",
+    "PatientOut",
+    "RescheduleRequest",
+    "RescheduleResult",
+    "SourceStatusOut",
+]
+
+T = TypeVar("T")
+_ID = Field(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SourceStatusOut(BaseModel):
+    source: str
+    status: Literal["ok", "error", "timeout"]
+    detail: str | None = None
+
+
+class ListResponse(BaseModel, Generic[T]):
+    items: list[T]
+    sources: list[SourceStatusOut]
+
+
+class PatientLink(BaseModel):
+    source: str
+    id: str
+    grade: Literal["self", "certain", "probable"]
+
+
+class PatientOut(BaseModel):
+    """One person; ``links`` lists every source record merged into it."""
+
+    id: str
+    source: str
+    identifiers: list[Identifier]
+    name: HumanName | None
+    other_names: list[HumanName]
+    birth_date: str | None
+    gender: str | None
+    phones: list[ContactPoint]
+    emails: list[ContactPoint]
+    address: Address | None
+    language: str | None
+    active: bool | None
+    links: list[PatientLink]
+    possible_duplicates: list[str] = Field(
+        default_factory=list,
+        description="Ids of other patients that may be the same person; never merged silently.",
+    )
+    warnings: list[str] = Field(default_factory=list)
+
+
+class BookingRequest(_In):
+    slot_id: str = _ID
+    patient_id: str = _ID
+    reason: str | None = Field(default=None, max_length=500)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class CancelRequest(_In):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RescheduleRequest(_In):
+    slot_id: str = _ID
+    reason: str = Field(default="rescheduled", min_length=1, max_length=500)
+
+
+class RescheduleResult(BaseModel):
+    status: Literal["rescheduled", "incomplete"]
+    appointment: Appointment
+    previous: Appointment | None
+    detail: str | None = None
+
+
+SlotList = ListResponse[Slot]
+AppointmentList = ListResponse[Appointment]
+PatientList = ListResponse[PatientOut]
+
+
+class CoverageCheckRequest(_In):
+    """Who to check (a gateway patient id, or member id + payer + name + birth date) and what."""
+
+    patient_id: str | None = Field(
+        default=None, min_length=1, max_length=300, pattern=r"^[A-Za-z0-9_-]+$"
+    )
+    member_id: str | None = Field(default=None, min_length=1, max_length=80)
+    payer_id: str | None = Field(default=None, min_length=1, max_length=80)
+    first_name: str | None = Field(default=None, min_length=1, max_length=35)
+    last_name: str | None = Field(default=None, min_length=1, max_length=60)
+    birth_date: date | None = None
+    service_types: list[str] = Field(
+        default_factory=lambda: ["30"],
+        min_length=1,
+        max_length=10,
+        description="X12 service type codes: 30 health benefit plan, 98 office visit ...",
+    )
+    date_of_service: date | None = Field(
+        default=None, description="Defaults to today in the tenant's time zone."
+    )
+    provider_npi: str | None = Field(default=None, pattern=r"^\d{10}$")
+
+
+class CoverageBatchRequest(_In):
+    date: date = Field(description="Check every patient with an appointment on this day.")

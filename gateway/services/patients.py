@@ -1,0 +1,157 @@
+"""Find patients across the tenant's EHRs and merge records of one person."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mappers import InvalidId, MappingError, decode_id, from_fhir
+from mappers.model import Patient
+
+from ..schemas import PatientLink, PatientOut
+from ..sources import SourceHandle, TenantSources
+from .errors import InvalidRequest, NotFound
+from .fanout import SourceStatus, fan_out
+from .matching import MatchGroup, match_patients
+
+__all__ = ["PatientQuery", "get_patient", "search_patients"]
+
+MAX_PER_SOURCE = 50
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+@dataclass(frozen=True)
+class PatientQuery:
+    identifier: str | None = None
+    family: str | None = None
+    given: str | None = None
+    birthdate: str | None = None
+    phone: str | None = None
+
+    def validate(self) -> None:
+        if not any((self.identifier, self.family, self.phone)):
+            raise InvalidRequest(
+                "search by identifier, by family (with given and birthdate if known) or by phone"
+            )
+        if self.given and not self.family:
+            raise InvalidRequest("given needs family")
+        if self.birthdate and not _DATE.match(self.birthdate):
+            raise InvalidRequest("birthdate must be YYYY, YYYY-MM or YYYY-MM-DD")
+        if self.identifier is not None:
+            system, bar, value = self.identifier.partition("|")
+            if not bar or not value or not system:
+                raise InvalidRequest("identifier must be system|value")
+        for name, text in (("family", self.family), ("given", self.given), ("phone", self.phone)):
+            if text is not None and not (1 <= len(text) <= 100):
+                raise InvalidRequest(f"{name} must be 1 to 100 characters")
+
+    def fhir_params(self) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if self.identifier:
+            params["identifier"] = self.identifier
+        if self.family:
+            params["family"] = self.family
+        if self.given:
+            params["given"] = self.given
+        if self.birthdate:
+            params["birthdate"] = self.birthdate
+        if self.phone:
+            params["phone"] = self.phone
+        params["_count"] = str(MAX_PER_SOURCE)
+        return params
+
+
+async def _search_one(handle: SourceHandle, params: dict[str, str]) -> list[Patient]:
+    out: list[Patient] = []
+    async for resource in handle.client.search("Patient", params):
+        if resource.get("resourceType") != "Patient":
+            continue
+        try:
+            record = from_fhir(resource, source=handle.id)
+        except MappingError:
+            continue  # an unusable record is skipped, not fatal for the search
+        if isinstance(record, Patient):
+            out.append(record)
+        if len(out) >= MAX_PER_SOURCE:
+            break
+    return out
+
+
+def to_out(group: MatchGroup) -> PatientOut:
+    primary = group.records[0]
+    links = [PatientLink(source=primary.source.source, id=primary.id, grade="self")]
+    for record in group.records[1:]:
+        grade = group.grades.get(record.id, "probable")
+        links.append(
+            PatientLink(
+                source=record.source.source,
+                id=record.id,
+                grade="certain" if grade == "certain" else "probable",
+            )
+        )
+    return PatientOut(
+        id=primary.id,
+        source=primary.source.source,
+        identifiers=primary.identifiers,
+        name=primary.name,
+        other_names=primary.other_names,
+        birth_date=primary.birth_date,
+        gender=primary.gender,
+        phones=primary.phones,
+        emails=primary.emails,
+        address=primary.address,
+        language=primary.language,
+        active=primary.active,
+        links=links,
+        possible_duplicates=group.possible_duplicates,
+        warnings=[w for r in group.records for w in r.warnings],
+    )
+
+
+async def search_patients(
+    sources: TenantSources, query: PatientQuery, *, deadline_seconds: float
+) -> tuple[list[PatientOut], list[SourceStatus]]:
+    query.validate()
+    params = query.fhir_params()
+    outcomes = await fan_out(
+        sources.all(), lambda h: h.id, lambda h: _search_one(h, params), deadline_seconds
+    )
+    records = [p for o in outcomes if o.value for p in o.value]
+    groups = match_patients(records)
+    return [to_out(g) for g in groups], [o.status for o in outcomes]
+
+
+def _linking_params(patient: Patient) -> dict[str, str] | None:
+    """A search likely to find the same person elsewhere: family name and birth date."""
+    if patient.name is None or not patient.name.family or not patient.birth_date:
+        return None
+    return {"family": patient.name.family, "birthdate": patient.birth_date, "_count": "20"}
+
+
+async def get_patient(
+    sources: TenantSources, patient_id: str, *, deadline_seconds: float
+) -> tuple[PatientOut, list[SourceStatus]]:
+    try:
+        ref = decode_id(patient_id, resource_type="Patient")
+    except InvalidId:
+        raise NotFound("no such patient") from None
+    handle = sources.get(ref.source)
+    if handle is None:
+        raise NotFound("no such patient")
+    resource: Any = await handle.client.read("Patient", ref.id)
+    record = from_fhir(resource, source=handle.id)
+    if not isinstance(record, Patient):
+        raise NotFound("no such patient")
+    others = [h for h in sources.all() if h.id != handle.id]
+    params = _linking_params(record)
+    statuses = [SourceStatus(handle.id, "ok")]
+    candidates: list[Patient] = []
+    if params is not None and others:
+        outcomes = await fan_out(
+            others, lambda h: h.id, lambda h: _search_one(h, params), deadline_seconds
+        )
+        statuses += [o.status for o in outcomes]
+        candidates = [p for o in outcomes if o.value for p in o.value]
+    groups = match_patients([record, *candidates])
+    return to_out(groups[0]), statuses

@@ -1,0 +1,163 @@
+"""Free slots across the tenant's EHRs, merged and sorted by start."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from mappers import InvalidId, MappingError, decode_id, from_fhir
+from mappers.model import Schedule, Slot
+
+from ..cache import Cache, CacheKeys
+from ..sources import SourceHandle, TenantSources
+from .errors import InvalidRequest
+from .fanout import SourceStatus, fan_out
+
+__all__ = ["SlotQuery", "find_slots", "slots_generation_key"]
+
+MAX_SLOTS_PER_SOURCE = 500
+
+
+@dataclass(frozen=True)
+class SlotQuery:
+    start: datetime
+    end: datetime
+    service_type: str | None = None
+    practitioner: str | None = None
+    location: str | None = None
+    source: str | None = None
+
+    def validate(self, max_days: int) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise InvalidRequest("start and end need a time zone offset (e.g. Z or -05:00)")
+        if self.end <= self.start:
+            raise InvalidRequest("end must be after start")
+        if self.end - self.start > timedelta(days=max_days):
+            raise InvalidRequest(f"the date range may span at most {max_days} days")
+        if self.service_type is not None and not (0 < len(self.service_type) <= 64):
+            raise InvalidRequest("service_type must be 1 to 64 characters")
+
+    def actor(self) -> tuple[str, str] | None:
+        """(source, "Type/id") of the practitioner or location filter, decoded from its gateway id."""
+        for raw, rtype in ((self.practitioner, "Practitioner"), (self.location, "Location")):
+            if raw is None:
+                continue
+            try:
+                ref = decode_id(raw, resource_type=rtype)
+            except InvalidId:
+                raise InvalidRequest(f"{rtype.lower()} is not a {rtype} id") from None
+            return ref.source, f"{rtype}/{ref.id}"
+        return None
+
+
+def slots_generation_key(keys: CacheKeys, tenant: str) -> str:
+    """A counter bumped by every booking or cancellation through the gateway.
+
+    It is part of every slot cache key, so one INCR invalidates all cached slot
+    lists of the tenant across gateway processes.
+    """
+    return keys.plain("slots-gen", tenant, "n")
+
+
+async def _schedules(handle: SourceHandle, actor: str | None, service_type: str | None) -> dict[str, Schedule]:
+    params: dict[str, str] = {"_count": "200"}
+    if actor:
+        params["actor"] = actor
+    if service_type:
+        params["service-type"] = service_type
+    out: dict[str, Schedule] = {}
+    async for resource in handle.client.search("Schedule", params):
+        try:
+            record = from_fhir(resource, source=handle.id)
+        except MappingError:
+            continue
+        if isinstance(record, Schedule):
+            out[record.id] = record
+    return out
+
+
+async def _slots_of(handle: SourceHandle, query: SlotQuery, actor: str | None) -> list[Slot]:
+    params: dict[str, str | list[str]] = {
+        "status": "free",
+        "start": [f"ge{query.start.isoformat()}", f"lt{query.end.isoformat()}"],
+        "_count": "200",
+    }
+    if actor is not None:
+        schedules = await _schedules(handle, actor, None)
+        if not schedules:
+            return []
+        params["schedule"] = ",".join(f"Schedule/{decode_id(s).id}" for s in schedules)
+    if query.service_type:
+        params["service-type"] = query.service_type
+    out: list[Slot] = []
+    async for resource in handle.client.search("Slot", params):
+        if resource.get("resourceType") != "Slot":
+            continue
+        try:
+            record = from_fhir(resource, source=handle.id)
+        except MappingError:
+            continue
+        if isinstance(record, Slot) and record.status == "free":
+            out.append(record)
+        if len(out) >= MAX_SLOTS_PER_SOURCE:
+            break
+    return out
+
+
+async def find_slots(
+    sources: TenantSources,
+    query: SlotQuery,
+    *,
+    cache: Cache,
+    keys: CacheKeys,
+    ttl_seconds: float,
+    max_days: int,
+    deadline_seconds: float,
+) -> tuple[list[Slot], list[SourceStatus], bool]:
+    """Free slots in range; returns (slots, per-source status, served from cache)."""
+    query.validate(max_days)
+    actor = query.actor()
+    handles = sources.all()
+    if query.source is not None:
+        handles = [h for h in handles if h.id == query.source]
+        if not handles:
+            raise InvalidRequest("unknown source")
+    if actor is not None:
+        handles = [h for h in handles if h.id == actor[0]]
+        if not handles:
+            raise InvalidRequest("unknown practitioner or location")
+    generation = (await cache.get(slots_generation_key(keys, sources.tenant.id))) or b"0"
+    cache_key = keys.key(
+        "slots",
+        sources.tenant.id,
+        generation.decode(),
+        json.dumps(asdict(query), default=str, sort_keys=True),
+    )
+    if ttl_seconds > 0:
+        cached = await cache.get(cache_key)
+        if cached is not None:
+            data = json.loads(cached)
+            return (
+                [Slot.model_validate(s) for s in data["items"]],
+                [SourceStatus(**s) for s in data["sources"]],
+                True,
+            )
+    outcomes = await fan_out(
+        handles,
+        lambda h: h.id,
+        lambda h: _slots_of(h, query, actor[1] if actor else None),
+        deadline_seconds,
+    )
+    slots = sorted(
+        (s for o in outcomes if o.value for s in o.value), key=lambda s: (s.start, s.id)
+    )
+    statuses = [o.status for o in outcomes]
+    # Only complete answers are cached: a source that failed must be asked again next time.
+    if ttl_seconds > 0 and all(s.status == "ok" for s in statuses):
+        payload = {
+            "items": [s.model_dump(mode="json") for s in slots],
+            "sources": [asdict(s) for s in statuses],
+        }
+        await cache.set(cache_key, json.dumps(payload).encode(), ttl_seconds)
+    return slots, statuses, False

@@ -1,0 +1,105 @@
+"""Build gateway settings and FHIR fixtures for tests against real servers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from connectors import FhirClient
+from gateway.security import hash_api_key
+from gateway.settings import Settings
+
+API_KEY = "test-key-all-scopes"
+READ_ONLY_KEY = "test-key-read-only"
+OTHER_TENANT_KEY = "test-key-other-tenant"
+
+
+def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) -> Settings:
+    """Two tenants: 'general' with EHR A and B, 'other' with EHR B only."""
+    data: dict[str, Any] = {
+        "tenants": [
+            {
+                "id": "general",
+                "name": "General Hospital",
+                "time_zone": "America/New_York",
+                "provider_npi": "1234567893",
+                "sources": [
+                    {"id": "ehr-a", "base_url": base_a, "vendor": "hapi",
+                     "time_zone": "America/New_York"},
+                    {"id": "ehr-b", "base_url": base_b, "vendor": "hapi",
+                     "time_zone": "America/Chicago"},
+                ],
+            },
+            {
+                "id": "other",
+                "name": "Other Clinic",
+                "sources": [{"id": "ehr-c", "base_url": base_b, "vendor": "hapi"}],
+            },
+        ],
+        "api_clients": [
+            {"id": "desk", "tenant": "general", "key_sha256": hash_api_key(API_KEY),
+             "scopes": ["patients:read", "slots:read", "appointments:read",
+                        "appointments:write", "coverage:check"]},
+            {"id": "viewer", "tenant": "general", "key_sha256": hash_api_key(READ_ONLY_KEY),
+             "scopes": ["patients:read", "slots:read", "appointments:read"]},
+            {"id": "elsewhere", "tenant": "other", "key_sha256": hash_api_key(OTHER_TENANT_KEY),
+             "scopes": ["patients:read", "slots:read", "appointments:read",
+                        "appointments:write"]},
+        ],
+        "cache": {"redis_url": redis_url, "slots_ttl_seconds": 30},
+    }
+    data.update(extra)
+    return Settings(**data)
+
+
+def auth(key: str = API_KEY) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def clinic(base_url: str, *, slots: int = 3, family: str | None = None) -> dict[str, Any]:
+    """A practitioner, a schedule with free 30-minute slots tomorrow, and one patient.
+
+    Every name and identifier is unique per call so tests never see each other's data.
+    """
+    run = uuid.uuid4().hex[:10]
+    family = family or f"Testfam{run}"
+    async with httpx.AsyncClient() as http:
+        fhir = FhirClient(base_url, http=http, source="fixture")
+        prac = await fhir.create({"resourceType": "Practitioner",
+                                  "name": [{"family": f"Doc{run}", "given": ["Ada"]}]})
+        loc = await fhir.create({"resourceType": "Location", "name": f"Clinic {run}"})
+        sched = await fhir.create({
+            "resourceType": "Schedule",
+            "active": True,
+            "actor": [{"reference": f"Practitioner/{prac['id']}"},
+                      {"reference": f"Location/{loc['id']}"}],
+            "serviceType": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/service-type",
+                                         "code": "124"}]}],
+        })
+        patient = await fhir.create({
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:test:mrn", "value": f"MRN-{run}",
+                            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                                 "code": "MR"}]}}],
+            "name": [{"use": "official", "family": family, "given": ["Maria"]}],
+            "gender": "female",
+            "birthDate": "1984-03-09",
+        })
+        start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=14, minute=0, second=0,
+                                                                microsecond=0)
+        made = []
+        for i in range(slots):
+            s = start + timedelta(minutes=30 * i)
+            made.append(await fhir.create({
+                "resourceType": "Slot",
+                "schedule": {"reference": f"Schedule/{sched['id']}"},
+                "status": "free",
+                "start": s.isoformat().replace("+00:00", "Z"),
+                "end": (s + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
+                "serviceType": [{"coding": [{"code": "124"}]}],
+            }))
+    return {"practitioner": prac, "location": loc, "schedule": sched, "patient": patient,
+            "slots": made, "family": family, "start": start, "run": run}
