@@ -12,6 +12,7 @@ export UV_PYTHON := python3.11
 .PHONY: help venv lint test test-unit test-integration bench redis hapi hapi-stop run check clean
 
 help:
+	@echo "make run    start the gateway on its sandbox (http://127.0.0.1:8000, prints an API key)"
 	@echo "make test   set up everything (venv, Redis, HAPI FHIR) and run the whole suite"
 	@echo "make lint   ruff + mypy"
 	@echo "make bench  run the benchmarks (prints ratios)"
@@ -42,6 +43,10 @@ hapi:
 
 hapi-stop:
 	@conformance/hapi-server/hapi.sh stop
+
+# The gateway on its sandbox: two simulated EHRs and a payer, in-memory cache.
+run: venv
+	$(VENV)/bin/frontdesk serve --host 127.0.0.1 --port $${PORT:-8000}
 
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
