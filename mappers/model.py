@@ -36,9 +36,9 @@ __all__ = [
     "HumanName",
     "Identifier",
     "Participant",
+    "Patient",
     "Person",
     "Record",
-    "Patient",
     "Schedule",
     "Slot",
     "SourceRef",
@@ -183,6 +183,8 @@ class Coverage(Record):
     order: int | None = None
     network: str | None = None
     type: str | None = None
+    # Coverage.dependent: the dependent number within the subscriber's contract.
+    dependent: str | None = None
 
 
 BenefitKind = Literal[

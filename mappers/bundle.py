@@ -1,0 +1,185 @@
+"""Dispatch: one FHIR resource → one canonical record; a Bundle → a MappedBundle.
+
+``from_fhir`` and ``from_bundle`` are the public entry points (DESIGN.md). They
+raise only ``MappingError``: the resource mappers are written not to raise
+anything else, and the dispatch wraps any other exception as a last line of
+defence, without the original message (it may quote upstream values, i.e. PHI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ._primitives import OBJECT, Ctx, as_list, as_str
+from .appointment import map_appointment
+from .coverage import map_coverage
+from .eligibility import map_coverage_eligibility_response
+from .errors import MappingError
+from .model import CanonicalRecord
+from .patient import map_patient
+from .schedule import map_schedule
+from .slot import map_slot
+
+__all__ = ["SUPPORTED_TYPES", "MappedBundle", "from_bundle", "from_fhir"]
+
+_Mapper = Callable[[Mapping[str, Any], Ctx], CanonicalRecord]
+_MAPPERS: dict[str, _Mapper] = {
+    "Patient": map_patient,
+    "Schedule": map_schedule,
+    "Slot": map_slot,
+    "Appointment": map_appointment,
+    "Coverage": map_coverage,
+    "CoverageEligibilityResponse": map_coverage_eligibility_response,
+}
+SUPPORTED_TYPES = frozenset(_MAPPERS)
+# Upstream text copied into warnings (OperationOutcome diagnostics) is capped.
+_MAX_TEXT = 300
+
+
+class MappedBundle(list[CanonicalRecord]):
+    """The records of one Bundle page, in entry order, plus what the page said about itself.
+
+    The list holds the matches (``search.mode`` "match" or no mode). Resources
+    that came with ``search.mode`` "include" (``_include``/``_revinclude``) are in
+    ``included``, apart, so counting or paging over matches stays right while
+    callers can still join, e.g. a Slot's Schedule.
+
+    - ``warnings``: Bundle-level problems: OperationOutcome issues
+      ("<severity> <code>: <diagnostics>"), skipped unsupported or unusable
+      entries (with their path ``Bundle.entry[i].resource.<field>``). Each
+      record also carries its own ``warnings``.
+    - ``total``: ``Bundle.total`` when the server sent it.
+    - ``next_link``: the URL of the ``next`` link, for paging.
+    """
+
+    def __init__(
+        self,
+        records: Iterable[CanonicalRecord] = (),
+        *,
+        included: Iterable[CanonicalRecord] = (),
+        warnings: Iterable[str] = (),
+        total: int | None = None,
+        next_link: str | None = None,
+    ) -> None:
+        super().__init__(records)
+        self.included: list[CanonicalRecord] = list(included)
+        self.warnings: list[str] = list(warnings)
+        self.total = total
+        self.next_link = next_link
+
+    def __repr__(self) -> str:
+        return (
+            f"MappedBundle({len(self)} records, {len(self.included)} included, "
+            f"{len(self.warnings)} warnings, total={self.total})"
+        )
+
+
+def from_fhir(resource: Mapping[str, Any], *, source: str) -> CanonicalRecord:
+    """One canonical record for a FHIR R4 resource, chosen by its ``resourceType``."""
+    if not isinstance(resource, OBJECT):
+        raise MappingError("resource", "not a JSON object")
+    rtype = resource.get("resourceType")
+    if rtype is None:
+        raise MappingError("resourceType", "missing")
+    mapper = _MAPPERS.get(rtype) if isinstance(rtype, str) else None
+    if mapper is None:
+        raise MappingError("resourceType", f"unsupported resource type {_safe_type(rtype)}")
+    return _map(mapper, resource, rtype, source)
+
+
+def from_bundle(bundle: Mapping[str, Any], *, source: str) -> MappedBundle:
+    """The records of a FHIR R4 Bundle; one unusable entry is skipped, not fatal."""
+    if not isinstance(bundle, OBJECT):
+        raise MappingError("Bundle", "not a JSON object")
+    if bundle.get("resourceType") != "Bundle":
+        raise MappingError("Bundle.resourceType", "not a Bundle")
+    out = MappedBundle(total=_total(bundle), next_link=_next_link(bundle.get("link")))
+    if bundle.get("total") is not None and out.total is None:
+        out.warnings.append("Bundle.total: not a non-negative integer; dropped")
+    for i, entry in enumerate(as_list(bundle.get("entry"))):
+        _entry(entry, f"Bundle.entry[{i}]", source, out)
+    return out
+
+
+def _entry(entry: Any, path: str, source: str, out: MappedBundle) -> None:
+    if not isinstance(entry, OBJECT):
+        out.warnings.append(f"{path}: not an object; skipped")
+        return
+    resource = entry.get("resource")
+    if not isinstance(resource, OBJECT):
+        out.warnings.append(f"{path}.resource: missing or not an object; skipped")
+        return
+    rtype = resource.get("resourceType")
+    if rtype == "OperationOutcome":
+        out.warnings.extend(_outcome_warnings(resource, path))
+        return
+    mapper = _MAPPERS.get(rtype) if isinstance(rtype, str) else None
+    if mapper is None or not isinstance(rtype, str):
+        reason = "missing" if rtype is None else f"unsupported type {_safe_type(rtype)}"
+        out.warnings.append(f"{path}.resource.resourceType: {reason}; skipped")
+        return
+    try:
+        record = _map(mapper, resource, rtype, source)
+    except MappingError as exc:
+        tail = exc.path[len(rtype) :] if exc.path.startswith(rtype) else f".{exc.path}"
+        out.warnings.append(f"{path}.resource{tail}: {exc.reason}; skipped")
+        return
+    search = entry.get("search")
+    if isinstance(search, OBJECT) and search.get("mode") == "include":
+        out.included.append(record)
+    else:
+        out.append(record)
+
+
+def _map(mapper: _Mapper, resource: Mapping[str, Any], rtype: str, source: str) -> CanonicalRecord:
+    try:
+        return mapper(resource, Ctx(source, rtype))
+    except MappingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last line of defence: only MappingError leaves
+        # The message is dropped on purpose (pydantic errors quote input values).
+        raise MappingError(rtype, f"unreadable ({type(exc).__name__})") from None
+
+
+def _outcome_warnings(resource: Mapping[str, Any], path: str) -> list[str]:
+    out: list[str] = []
+    for issue in as_list(resource.get("issue")):
+        if not isinstance(issue, OBJECT):
+            continue
+        severity = as_str(issue.get("severity")) or "unknown"
+        code = as_str(issue.get("code")) or "unknown"
+        details = issue.get("details")
+        text = as_str(issue.get("diagnostics"))
+        if text is None and isinstance(details, OBJECT):
+            text = as_str(details.get("text"))
+        message = f"{path} OperationOutcome: {severity} {code}"
+        if text is not None:
+            message += f": {text[:_MAX_TEXT]}"
+        out.append(message)
+    if not out:
+        out.append(f"{path} OperationOutcome: no issues")
+    return out
+
+
+def _total(bundle: Mapping[str, Any]) -> int | None:
+    total = bundle.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+        return total
+    return None
+
+
+def _next_link(raw: Any) -> str | None:
+    for link in as_list(raw):
+        if isinstance(link, OBJECT) and link.get("relation") == "next":
+            url = as_str(link.get("url"))
+            if url is not None:
+                return url
+    return None
+
+
+def _safe_type(rtype: Any) -> str:
+    """A resource type name fit for a message: only when it looks like one."""
+    if isinstance(rtype, str) and 0 < len(rtype) <= 64 and rtype.isascii() and rtype.isalpha():
+        return rtype
+    return "(unrecognised)"
