@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 from typing import Generic, Literal, TypeVar
 
@@ -129,4 +130,4 @@ class CoverageCheckRequest(_In):
 
 
 class CoverageBatchRequest(_In):
-    date: date = Field(description="Check every patient with an appointment on this day.")
+    date: dt.date = Field(description="Check every patient with an appointment on this day.")

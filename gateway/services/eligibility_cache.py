@@ -1,0 +1,235 @@
+"""Eligibility answers in the shared cache: the TTL policy, the last good answer, single flight.
+
+Keys (all parts hashed by ``CacheKeys``, so no member id, name or date appears in a key):
+
+- ``elig``      fresh answer for a subject, TTL by status (``ttl_for``);
+- ``elig-good`` the last active/inactive answer, kept longer to serve ``stale: true``
+  when the payer is down or past the real-time budget;
+- ``elig-lock`` the single-flight lock (value: the flight's token);
+- ``elig-done`` the flight's outcome (``token\\n`` + JSON) for waiters in other processes,
+  written even when the answer is not cacheable (42/80, transport failures).
+
+A subject is (tenant, payer, member id, service types, date of service) or, for checks
+asked by gateway patient id, (tenant, patient id, service types, date of service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mappers.model import EligibilityResult
+from mappers.x12 import RETRY_LATER_REASONS
+
+from ..cache import Cache, CacheKeys
+
+__all__ = [
+    "DATA_PROBLEM_REASONS",
+    "EligibilityStore",
+    "FlightTimeout",
+    "SingleFlight",
+    "Subject",
+    "TtlPolicy",
+]
+
+# AAA reasons that mean "the details sent are wrong": the same question gets the same
+# answer until someone fixes the details, so a short TTL spares the payer repeat calls.
+DATA_PROBLEM_REASONS = frozenset({"58", "64", "65", "67", "71", "72", "73", "75"})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an answer is about; ``parts`` are hashed, never stored in clear."""
+
+    tenant: str
+    parts: tuple[str, ...]
+
+    @classmethod
+    def member(
+        cls, tenant: str, payer: str, member_id: str, service_types: tuple[str, ...], dos: str
+    ) -> Subject:
+        return cls(tenant, ("m", payer, member_id.strip().upper(), ",".join(service_types), dos))
+
+    @classmethod
+    def patient(
+        cls, tenant: str, patient_id: str, service_types: tuple[str, ...], dos: str
+    ) -> Subject:
+        return cls(tenant, ("p", patient_id, ",".join(service_types), dos))
+
+
+@dataclass(frozen=True)
+class TtlPolicy:
+    active: float = 12 * 3600
+    inactive: float = 3600
+    data_error: float = 600
+    # How long a good answer may be served as stale while the payer is away.
+    last_good: float = 72 * 3600
+    # Patient-id aliases follow the EHR's Coverage, which can change at the desk.
+    patient_alias_max: float = 3600
+
+    def ttl_for(self, result: EligibilityResult) -> float:
+        """Seconds to cache ``result`` as fresh; 0 means never."""
+        if result.stale or result.origin == "ehr":
+            return 0
+        if result.status == "active":
+            return self.active
+        if result.status == "inactive":
+            return self.inactive
+        if result.status == "error":
+            codes = {e.code for e in result.errors}
+            if codes and not codes & RETRY_LATER_REASONS and codes <= DATA_PROBLEM_REASONS:
+                return self.data_error
+        # Transport failures, 42/80, unknown answers: ask again next time.
+        return 0
+
+
+class EligibilityStore:
+    """The eligibility cache of one app, over the shared Cache port."""
+
+    def __init__(self, cache: Cache, keys: CacheKeys, policy: TtlPolicy) -> None:
+        self.cache = cache
+        self.keys = keys
+        self.policy = policy
+
+    def key(self, kind: str, subject: Subject) -> str:
+        return self.keys.key(kind, subject.tenant, *subject.parts)
+
+    async def get(self, subject: Subject) -> bytes | None:
+        """The fresh answer's JSON (already marked ``cached: true``), or None."""
+        return await self.cache.get(self.key("elig", subject))
+
+    async def put(self, result: EligibilityResult, *subjects: Subject) -> None:
+        ttl = self.policy.ttl_for(result)
+        if ttl > 0:
+            body = result.model_copy(update={"cached": True}).model_dump_json().encode()
+            for subject in subjects:
+                alias = subject.parts[0] == "p"
+                await self.cache.set(
+                    self.key("elig", subject),
+                    body,
+                    min(ttl, self.policy.patient_alias_max) if alias else ttl,
+                )
+        if result.status in ("active", "inactive") and not result.stale and result.origin != "ehr":
+            good = result.model_copy(update={"cached": True}).model_dump_json().encode()
+            for subject in subjects:
+                await self.cache.set(self.key("elig-good", subject), good, self.policy.last_good)
+
+    async def last_good(self, subject: Subject) -> EligibilityResult | None:
+        raw = await self.cache.get(self.key("elig-good", subject))
+        if raw is None:
+            return None
+        result = EligibilityResult.model_validate_json(raw)
+        return result.model_copy(update={"stale": True, "cached": True})
+
+    async def forget(self, subject: Subject) -> None:
+        await self.cache.delete(self.key("elig", subject))
+
+
+class FlightTimeout(Exception):
+    """The deadline passed while waiting for another caller's check."""
+
+
+Produce = Callable[[], Awaitable[EligibilityResult]]
+
+
+class SingleFlight:
+    """One upstream call per subject at a time, within a process and across processes.
+
+    In a process, callers of the same subject share one task. Across processes, a Redis
+    lock (``add`` with a TTL slightly over the budget, so a crashed holder frees it) picks
+    the leader; the others poll for the leader's outcome. Polling, not pub/sub, because
+    the Cache port is all we rely on and a check takes seconds, not milliseconds.
+    """
+
+    def __init__(
+        self,
+        store: EligibilityStore,
+        *,
+        lock_ttl: float,
+        done_ttl: float = 30.0,
+        poll_initial: float = 0.01,
+        poll_max: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._lock_ttl = lock_ttl
+        self._done_ttl = done_ttl
+        self._poll_initial = poll_initial
+        self._poll_max = poll_max
+        self._clock = clock
+        self._local: dict[str, asyncio.Future[EligibilityResult]] = {}
+
+    async def run(
+        self, subject: Subject, produce: Produce, deadline: float, *, use_cache: bool = True
+    ) -> EligibilityResult:
+        """``produce()`` once for ``subject``; raise FlightTimeout past ``deadline`` (clock)."""
+        lock = self._store.key("elig-lock", subject)
+        shared = self._local.get(lock)
+        if shared is not None:
+            return await self._wait_local(shared, deadline)
+        future: asyncio.Future[EligibilityResult] = asyncio.get_running_loop().create_future()
+        self._local[lock] = future
+        try:
+            result = await self._run_shared(subject, lock, produce, deadline, use_cache)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: waiters re-raise it, nobody else needs to
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._local[lock]
+
+    async def _wait_local(
+        self, future: asyncio.Future[EligibilityResult], deadline: float
+    ) -> EligibilityResult:
+        remaining = deadline - self._clock()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), max(remaining, 0))
+        except TimeoutError:
+            raise FlightTimeout("the shared check did not finish in time") from None
+
+    async def _run_shared(
+        self, subject: Subject, lock: str, produce: Produce, deadline: float, use_cache: bool
+    ) -> EligibilityResult:
+        cache = self._store.cache
+        done = self._store.key("elig-done", subject)
+        delay = self._poll_initial
+        while True:
+            token = secrets.token_hex(8)
+            if await cache.add(lock, token.encode(), self._lock_ttl):
+                try:
+                    result = await produce()
+                    body = token.encode() + b"\n" + result.model_dump_json().encode()
+                    await cache.set(done, body, self._done_ttl)
+                    return result
+                finally:
+                    await cache.delete(lock)
+            holder = await cache.get(lock)
+            while holder is not None:
+                if self._clock() >= deadline:
+                    raise FlightTimeout("the shared check did not finish in time")
+                await asyncio.sleep(min(delay, max(deadline - self._clock(), 0)))
+                delay = min(delay * 2, self._poll_max)
+                outcome = await cache.get(done)
+                if outcome is not None:
+                    owner, _, payload = outcome.partition(b"\n")
+                    if owner == holder:
+                        return EligibilityResult.model_validate_json(payload)
+                current = await cache.get(lock)
+                if current != holder:
+                    # The holder finished (or its lock expired): its outcome or a new round.
+                    outcome = await cache.get(done)
+                    if outcome is not None and outcome.partition(b"\n")[0] == holder:
+                        return EligibilityResult.model_validate_json(outcome.partition(b"\n")[2])
+                    holder = current
+            if self._clock() >= deadline:
+                raise FlightTimeout("the shared check did not finish in time")
+            # Nobody holds the lock: the leader cached its answer, or we lead the next round.
+            cached = await self._store.get(subject) if use_cache else None
+            if cached is not None:
+                return EligibilityResult.model_validate_json(cached)

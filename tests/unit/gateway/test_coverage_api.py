@@ -1,0 +1,157 @@
+"""POST /v1/coverage-checks through the app: auth, X12 routing, headers, audit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.audit import MemoryAuditSink
+from gateway.cache import MemoryCache
+from gateway.security import hash_api_key
+from gateway.settings import ApiClientConfig, PayerConfig, Settings
+from mappers.x12 import parse_271
+
+from .coverage_fakes import tenant, x12_271
+
+KEY = "coverage-test-key"
+
+
+class Clearinghouse:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.aaa: str | None = None
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        text = request.content.decode()
+        member = text.split("*MI*", 1)[1].split("~", 1)[0]
+        return httpx.Response(200, text=x12_271(member, copay="35", aaa=self.aaa))
+
+
+@pytest.fixture
+def house() -> Clearinghouse:
+    return Clearinghouse()
+
+
+@pytest.fixture
+async def api(
+    house: Clearinghouse, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setenv("FRONTDESK_HASH_KEY", "unit-test-hash-key")
+    settings = Settings(
+        tenants=[tenant()],
+        api_clients=[
+            ApiClientConfig(
+                id="desk", tenant="t1", scopes=["coverage:check"], key_sha256=hash_api_key(KEY)
+            ),
+            ApiClientConfig(
+                id="reader", tenant="t1", scopes=["patients:read"], key_sha256=hash_api_key("r")
+            ),
+        ],
+    )
+
+    def payer_transport(payer: PayerConfig) -> httpx.AsyncBaseTransport:
+        return httpx.MockTransport(house.handler)
+
+    app = create_app(
+        settings,
+        cache=MemoryCache(),
+        audit=MemoryAuditSink(),
+        eligibility_transport_factory=payer_transport,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://gw",
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+BODY = {
+    "member_id": "W1234",
+    "payer_id": "ACME01",
+    "first_name": "Ana",
+    "last_name": "Rivera",
+    "birth_date": "1980-04-02",
+    "service_types": ["98"],
+    "date_of_service": "2025-03-11",
+}
+
+
+def test_fixture_271_parses() -> None:
+    result = parse_271(x12_271("W1234"))[0]
+    assert result.status == "active"
+    assert result.member_id == "W1234"
+
+
+async def test_check_returns_copay_from_the_271(
+    api: httpx.AsyncClient, house: Clearinghouse
+) -> None:
+    response = await api.post("/v1/coverage-checks", json=BODY)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["status"] == "active"
+    assert data["origin"] == "x12"
+    copays = [b for b in data["benefits"] if b["kind"] == "copay"]
+    assert [Decimal(str(b["amount"])) for b in copays] == [Decimal("35")]
+    again = (await api.post("/v1/coverage-checks", json=BODY)).json()
+    assert again["cached"] is True
+    assert house.calls == 1
+
+
+async def test_no_cache_header_forces_a_payer_call(
+    api: httpx.AsyncClient, house: Clearinghouse
+) -> None:
+    await api.post("/v1/coverage-checks", json=BODY)
+    response = await api.post(
+        "/v1/coverage-checks", json=BODY, headers={"Cache-Control": "no-cache"}
+    )
+    assert response.json()["cached"] is False
+    assert house.calls == 2
+
+
+async def test_aaa_72_tells_the_psr_to_check_the_card(
+    api: httpx.AsyncClient, house: Clearinghouse
+) -> None:
+    house.aaa = "72"
+    data = (await api.post("/v1/coverage-checks", json=BODY)).json()
+    assert data["status"] == "error"
+    assert data["errors"][0]["code"] == "72"
+    assert "check the insurance card" in data["errors"][0]["description"]
+
+
+async def test_aaa_42_says_try_again_later(api: httpx.AsyncClient, house: Clearinghouse) -> None:
+    house.aaa = "42"
+    data = (await api.post("/v1/coverage-checks", json=BODY)).json()
+    assert "try again in a few minutes" in data["errors"][0]["description"]
+    await api.post("/v1/coverage-checks", json=BODY)
+    assert house.calls == 2
+
+
+async def test_scope_is_required(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/v1/coverage-checks", json=BODY, headers={"Authorization": "Bearer r"}
+    )
+    assert response.status_code == 403
+
+
+async def test_invalid_request_is_problem_json(api: httpx.AsyncClient) -> None:
+    response = await api.post("/v1/coverage-checks", json={"member_id": "X"})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "validation_error"
+
+
+async def test_check_is_audited_without_member_id_in_the_event(api: httpx.AsyncClient) -> None:
+    await api.post("/v1/coverage-checks", json=BODY)
+    sink = api.app.state.runtime.audit  # type: ignore[attr-defined]
+    events = [e for e in sink.events if getattr(e, "action", None) == "coverage.check"]
+    assert events
+    assert "W1234" not in repr(events)
