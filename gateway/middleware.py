@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+
+import structlog
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -10,14 +12,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .audit import AuditEvent, Outcome
 from .context import new_request_id
+from .logs import get_logger
 from .problems import problem_response
 from .runtime import Runtime
 
 __all__ = ["BodyLimit", "install_middleware", "note_audit"]
 
+log = get_logger("frontdesk.access")
+
 
 def note_audit(
-    request: Request, action: str, *, patient_ids: list[str] | None = None,
+    request: Request,
+    action: str,
+    *,
+    patient_ids: list[str] | None = None,
     sources: list[str] | None = None,
 ) -> None:
     """Mark this request as touching PHI; the audit middleware writes the event."""
@@ -69,7 +77,9 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, "payload_too_large", "Request body too large",
+            413,
+            "payload_too_large",
+            "Request body too large",
             f"request bodies are limited to {self.max_bytes} bytes",
         )
         await response(scope, receive, send)
@@ -85,16 +95,27 @@ def install_middleware(app: FastAPI) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         rid = new_request_id(request.headers.get("x-request-id"))
+        structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
         response = await call_next(request)
         response.headers["X-Request-ID"] = rid
+        elapsed = time.perf_counter() - started
+        # The route template, never the raw path or query: both can carry PHI.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.info(
+            "request",
+            method=request.method,
+            route=route,
+            status=response.status_code,
+            ms=round(elapsed * 1000, 1),
+        )
+        structlog.contextvars.unbind_contextvars("request_id")
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         if runtime is None:
             return response
-        route = getattr(request.scope.get("route"), "path", "unmatched")
         runtime.metrics.request_latency.labels(
             request.method, route, f"{response.status_code // 100}xx"
-        ).observe(time.perf_counter() - started)
+        ).observe(elapsed)
         action = getattr(request.state, "audit_action", None)
         principal = getattr(request.state, "principal", None)
         if action is not None and principal is not None:
