@@ -115,4 +115,3 @@ def create_app(
     for module in (health, patients, slots, appointments, coverage):
         app.include_router(module.router)
     return app
-

@@ -50,7 +50,9 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def require_scope(scope: str) -> Callable[[Principal], Principal]:
     def check(principal: CurrentPrincipal) -> Principal:
         if scope not in principal.scopes:
-            raise ProblemError(403, "forbidden", "Forbidden", f"this client lacks the scope {scope}")
+            raise ProblemError(
+                403, "forbidden", "Forbidden", f"this client lacks the scope {scope}"
+            )
         return principal
 
     return check

@@ -60,8 +60,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> Response:
         return problem_response(
-            exc.status, exc.code, exc.title, exc.detail,
-            request_id=request_id(), headers=exc.headers, extra=exc.extra,
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            request_id=request_id(),
+            headers=exc.headers,
+            extra=exc.extra,
         )
 
     @app.exception_handler(ServiceError)
@@ -74,19 +79,31 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(connectors.UpstreamError)
     async def _upstream_error(request: Request, exc: connectors.UpstreamError) -> Response:
         status, code, title, headers = _upstream(exc)
-        log.warning("upstream_error", code=code, error=type(exc).__name__,
-                    source=getattr(exc, "source", None), status=getattr(exc, "status", None))
+        log.warning(
+            "upstream_error",
+            code=code,
+            error=type(exc).__name__,
+            source=getattr(exc, "source", None),
+            status=getattr(exc, "status", None),
+        )
         return problem_response(
-            status, code, title, f"source {getattr(exc, 'source', '?')}: {type(exc).__name__}",
-            request_id=request_id(), headers=headers,
+            status,
+            code,
+            title,
+            f"source {getattr(exc, 'source', '?')}: {type(exc).__name__}",
+            request_id=request_id(),
+            headers=headers,
         )
 
     @app.exception_handler(MappingError)
     async def _mapping(request: Request, exc: MappingError) -> Response:
         # The path names the field; values never appear in MappingError messages.
         return problem_response(
-            502, "upstream_invalid", "The EHR returned a record we can't use",
-            f"unusable upstream data at {exc.path}", request_id=request_id(),
+            502,
+            "upstream_invalid",
+            "The EHR returned a record we can't use",
+            f"unusable upstream data at {exc.path}",
+            request_id=request_id(),
         )
 
     @app.exception_handler(RequestValidationError)
@@ -96,9 +113,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_response(
-            422, "validation_error", "The request is not valid",
+            422,
+            "validation_error",
+            "The request is not valid",
             "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)[:1000],
-            request_id=request_id(), extra={"errors": errors[:20]},
+            request_id=request_id(),
+            extra={"errors": errors[:20]},
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -107,7 +127,11 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return problem_response(
-            exc.status_code, code, str(exc.detail), str(exc.detail), request_id=request_id(),
+            exc.status_code,
+            code,
+            str(exc.detail),
+            str(exc.detail),
+            request_id=request_id(),
             headers=dict(exc.headers or {}),
         )
 
@@ -117,6 +141,9 @@ def install_error_handlers(app: FastAPI) -> None:
         frames = [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)]
         log.error("unhandled_error", error=type(exc).__name__, frames=frames[-5:])
         return problem_response(
-            500, "internal_error", "Internal error",
-            "an unexpected error occurred; quote the request id", request_id=request_id(),
+            500,
+            "internal_error",
+            "Internal error",
+            "an unexpected error occurred; quote the request id",
+            request_id=request_id(),
         )

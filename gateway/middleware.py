@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-
-import structlog
 from collections.abc import Awaitable, Callable
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 

@@ -55,4 +55,6 @@ def problem_response(
     if request_id:
         body["request_id"] = request_id
     body.update(extra or {})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
+    )

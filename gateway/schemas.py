@@ -18,9 +18,9 @@ from mappers.model import (
 )
 
 __all__ = [
-    "CoverageBatchRequest",
     "BookingRequest",
     "CancelRequest",
+    "CoverageBatchRequest",
     "CoverageCheckRequest",
     "ListResponse",
     "PatientLink",

@@ -32,8 +32,12 @@ def serve(config: Path | None, host: str, port: int, log_level: str = "INFO") ->
         log.warning("SANDBOX mode: simulated EHRs and payer, in-memory cache; not for real data")
         # Printed, not logged: the key is a credential and logs are shipped elsewhere.
         print(f"SANDBOX API key: {api_key}", file=sys.stderr, flush=True)
-        print(f"Try: curl -H 'Authorization: Bearer {api_key}' "
-              f"'http://{host}:{port}/v1/patients?family=Garcia'", file=sys.stderr, flush=True)
+        print(
+            f"Try: curl -H 'Authorization: Bearer {api_key}' "
+            f"'http://{host}:{port}/v1/patients?family=Garcia'",
+            file=sys.stderr,
+            flush=True,
+        )
     else:
         try:
             settings = load_settings(config)

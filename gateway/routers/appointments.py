@@ -27,8 +27,12 @@ _Write = Depends(require_scope("appointments:write"))
 _ID_PATH = Path(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9_-]+$")
 IdempotencyKey = Annotated[
     str,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="Same key + same body replays the first result"),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Same key + same body replays the first result",
+    ),
 ]
 
 
@@ -63,8 +67,12 @@ async def book_appointment(
         reason=body.reason,
         comment=body.comment,
     )
-    note_audit(request, "appointment.book", patient_ids=[body.patient_id],
-               sources=[appointment.source.source])
+    note_audit(
+        request,
+        "appointment.book",
+        patient_ids=[body.patient_id],
+        sources=[appointment.source.source],
+    )
     if replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -84,7 +92,10 @@ async def list_appointments(
     """A patient's appointments in a date range."""
     note_audit(request, "appointment.search", patient_ids=[patient])
     items, statuses = await queries.list_appointments(
-        sources, patient_id=patient, start=start, end=end,
+        sources,
+        patient_id=patient,
+        start=start,
+        end=end,
         max_days=runtime.settings.max_date_range_days,
         deadline_seconds=runtime.settings.source_deadline_seconds,
     )
@@ -99,9 +110,12 @@ async def get_appointment(
 ) -> Appointment:
     note_audit(request, "appointment.read")
     appointment = await booking.get_appointment(sources, appointment_id)
-    note_audit(request, "appointment.read",
-               patient_ids=[appointment.patient_id] if appointment.patient_id else [],
-               sources=[appointment.source.source])
+    note_audit(
+        request,
+        "appointment.read",
+        patient_ids=[appointment.patient_id] if appointment.patient_id else [],
+        sources=[appointment.source.source],
+    )
     return appointment
 
 
@@ -118,9 +132,12 @@ async def cancel_appointment(
     appointment = await booking.cancel(
         _ports(runtime, sources), appointment_id=appointment_id, reason=body.reason
     )
-    note_audit(request, "appointment.cancel",
-               patient_ids=[appointment.patient_id] if appointment.patient_id else [],
-               sources=[appointment.source.source])
+    note_audit(
+        request,
+        "appointment.cancel",
+        patient_ids=[appointment.patient_id] if appointment.patient_id else [],
+        sources=[appointment.source.source],
+    )
     return appointment
 
 
@@ -146,7 +163,10 @@ async def reschedule_appointment(
         slot_id=body.slot_id,
         reason=body.reason,
     )
-    note_audit(request, "appointment.reschedule",
-               patient_ids=[new.patient_id] if new.patient_id else [],
-               sources=[new.source.source])
+    note_audit(
+        request,
+        "appointment.reschedule",
+        patient_ids=[new.patient_id] if new.patient_id else [],
+        sources=[new.source.source],
+    )
     return RescheduleResult(status="rescheduled", appointment=new, previous=previous, detail=detail)

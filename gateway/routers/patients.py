@@ -32,7 +32,8 @@ async def search_patients(
         sources, query, deadline_seconds=runtime.settings.source_deadline_seconds
     )
     note_audit(
-        request, "patient.search",
+        request,
+        "patient.search",
         patient_ids=[link.id for p in items for link in p.links],
         sources=[s.source for s in statuses],
     )
@@ -55,7 +56,8 @@ async def get_patient(
         sources, patient_id, deadline_seconds=runtime.settings.source_deadline_seconds
     )
     note_audit(
-        request, "patient.read",
+        request,
+        "patient.read",
         patient_ids=[link.id for link in patient.links],
         sources=[s.source for s in statuses],
     )

@@ -7,6 +7,11 @@ Booking on slot-search EHRs (HAPI, generic R4, Oracle Health):
 3. mark the Slot busy with If-Match on the version read in step 1.
 Losing a race anywhere (the slot is no longer free, 412, 409) answers
 slot_taken and deletes the Appointment this call created (compensation).
+
+On `$find`/`$book` EHRs (Epic, Argonaut Scheduling; the source's vendor profile
+says which) a slot is a proposed Appointment and booking is one `$book` call,
+cancel a JSON Patch and reschedule `$book` with ``cancelled-appt-id``: see
+``find_book``. Idempotency-Key handling and the per-slot lock are the same.
 A short per-slot lock in the shared cache serialises bookings of one slot
 across gateway processes so losers fail fast; correctness never depends on
 it — If-Match does.
@@ -25,11 +30,17 @@ from connectors import Conflict, PreconditionFailed, UpstreamError
 from connectors import NotFound as UpstreamNotFound
 from mappers import InvalidId, decode_id, from_fhir
 from mappers.model import Appointment, Schedule, Slot
-from mappers.outbound import booking_if_none_exist, build_booking_appointment, build_cancellation
+from mappers.outbound import (
+    booking_identifier_value,
+    booking_if_none_exist,
+    build_booking_appointment,
+    build_cancellation,
+)
 
 from ..cache import Cache, CacheKeys
 from ..logs import get_logger
 from ..sources import SourceHandle, TenantSources
+from . import find_book
 from .errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
@@ -58,7 +69,9 @@ class BookingPorts:
     on_outcome: Callable[[str, str], None] = lambda source, outcome: None
 
 
-def _handle(sources: TenantSources, gateway_id: str, rtype: str, what: str) -> tuple[SourceHandle, str]:
+def _handle(
+    sources: TenantSources, gateway_id: str, rtype: str, what: str
+) -> tuple[SourceHandle, str]:
     try:
         ref = decode_id(gateway_id, resource_type=rtype)
     except InvalidId:
@@ -203,15 +216,31 @@ async def book(
     patient_id: str,
     reason: str | None = None,
     comment: str | None = None,
+    cancels: str | None = None,
 ) -> tuple[Appointment, bool]:
-    """Book ``slot_id`` for ``patient_id``; returns (appointment, replayed)."""
-    handle, slot_upstream = _handle(ports.sources, slot_id, "Slot", "slot")
+    """Book ``slot_id`` for ``patient_id``; returns (appointment, replayed).
+
+    ``cancels`` (upstream id of an appointment this booking replaces) is only sent
+    to `$find`/`$book` EHRs, as `$book`'s ``cancelled-appt-id``.
+    """
+    try:
+        slot_ref = decode_id(slot_id)
+    except InvalidId:
+        raise InvalidRequest("slot is not a valid Slot id") from None
+    slot_handle = ports.sources.get(slot_ref.source)
+    if slot_handle is not None and find_book.uses_find_book(slot_handle):
+        # A $find proposal: its id is tagged Appointment or ProposedAppointment (find_book).
+        handle, slot_upstream = slot_handle, slot_ref.id
+    else:
+        handle, slot_upstream = _handle(ports.sources, slot_id, "Slot", "slot")
     patient_handle, patient_upstream = _handle(ports.sources, patient_id, "Patient", "patient")
     if patient_handle.id != handle.id:
         raise InvalidRequest(
             "the patient record must be in the slot's EHR: use the patient's link for that source"
         )
     body = {"slot_id": slot_id, "patient_id": patient_id, "reason": reason, "comment": comment}
+    if cancels is not None:
+        body["cancels"] = cancels
     key_digest = hashlib.sha256(f"{client_id}\x1f{idempotency_key}".encode()).hexdigest()
 
     async def work() -> dict[str, Any]:
@@ -220,9 +249,21 @@ async def book(
         try:
             if not locked:
                 raise SlotTaken("the slot is being booked by someone else")
-            appointment = await _book_slot(
-                ports, handle, slot_upstream, patient_upstream, key_digest, reason, comment
-            )
+            if find_book.uses_find_book(handle):
+                appointment = await find_book.book_proposal(
+                    handle,
+                    slot_ref,
+                    patient_upstream,
+                    store=find_book.ProposalStore(ports.cache, ports.keys, ports.sources.tenant.id),
+                    identifier=(BOOKING_SYSTEM, booking_identifier_value(key_digest)),
+                    reason=reason,
+                    comment=comment,
+                    cancels=cancels,
+                )
+            else:
+                appointment = await _book_slot(
+                    ports, handle, slot_upstream, patient_upstream, key_digest, reason, comment
+                )
         except SlotTaken:
             ports.on_outcome(handle.id, "slot_taken")
             raise
@@ -237,9 +278,18 @@ async def book(
     return Appointment.model_validate(result), replayed
 
 
+def _source_of(gateway_id: str) -> str | None:
+    try:
+        return decode_id(gateway_id).source
+    except InvalidId:
+        return None
+
+
 async def get_appointment(sources: TenantSources, appointment_id: str) -> Appointment:
     handle, upstream = _handle(sources, appointment_id, "Appointment", "appointment")
-    record = from_fhir(await _read(handle, "Appointment", upstream, "appointment"), source=handle.id)
+    record = from_fhir(
+        await _read(handle, "Appointment", upstream, "appointment"), source=handle.id
+    )
     assert isinstance(record, Appointment)
     return record
 
@@ -252,15 +302,20 @@ async def cancel(ports: BookingPorts, *, appointment_id: str, reason: str) -> Ap
         record = from_fhir(current, source=handle.id)
         assert isinstance(record, Appointment)
         return record
+    find_book_source = find_book.uses_find_book(handle)
     try:
-        updated = await handle.client.update(
-            build_cancellation(current, reason), if_match=_version(current)
-        )
+        if find_book_source:
+            updated = await find_book.cancel_appointment(handle, upstream, current, reason)
+        else:
+            updated = await handle.client.update(
+                build_cancellation(current, reason), if_match=_version(current)
+            )
     except PreconditionFailed:
         raise ConcurrentUpdate(
             "the appointment changed while cancelling; read it again and retry"
         ) from None
-    for ref in current.get("slot", []) or []:
+    # $find/$book EHRs own their availability (Epic: Slot is read-only): nothing to free.
+    for ref in [] if find_book_source else current.get("slot", []) or []:
         slot_ref = ref.get("reference") if isinstance(ref, dict) else None
         if isinstance(slot_ref, str) and slot_ref.startswith("Slot/"):
             await _free_slot(handle, slot_ref.removeprefix("Slot/"))
@@ -307,6 +362,10 @@ async def reschedule(
         raise InvalidRequest(f"an appointment with status {old.status} can't be rescheduled")
     if old.patient_id is None:
         raise InvalidRequest("the appointment has no patient to reschedule")
+    old_handle, old_upstream = _handle(ports.sources, appointment_id, "Appointment", "appointment")
+    # Argonaut $book cancels the old appointment in the same call (cancelled-appt-id) when
+    # the new time is in the same $find/$book EHR; otherwise, the saga below.
+    rebook = find_book.can_rebook(old_handle) and _source_of(slot_id) == old_handle.id
     new, _ = await book(
         ports,
         client_id=client_id,
@@ -315,7 +374,16 @@ async def reschedule(
         patient_id=old.patient_id,
         reason=None,
         comment=f"rescheduled from {appointment_id}",
+        cancels=old_upstream if rebook else None,
     )
+    if rebook:
+        try:
+            after = await get_appointment(ports.sources, appointment_id)
+        except (UpstreamError, NotFound):
+            after = None
+        if after is not None and after.status == "cancelled":
+            return new, after, None
+        # The EHR ignored cancelled-appt-id (or we can't tell): cancel it ourselves.
     try:
         previous = await cancel(ports, appointment_id=appointment_id, reason=reason)
     except (UpstreamError, ConcurrentUpdate, NotFound) as exc:

@@ -29,13 +29,13 @@ class SourceOutcome(Generic[T]):
     value: T | None
 
 
-async def _one(
-    source_id: str, call: Awaitable[T], deadline_seconds: float
-) -> SourceOutcome[T]:
+async def _one(source_id: str, call: Awaitable[T], deadline_seconds: float) -> SourceOutcome[T]:
     try:
         value = await asyncio.wait_for(call, deadline_seconds)
     except TimeoutError:
-        return SourceOutcome(SourceStatus(source_id, "timeout", "source did not answer in time"), None)
+        return SourceOutcome(
+            SourceStatus(source_id, "timeout", "source did not answer in time"), None
+        )
     except UpstreamError as exc:
         # The error's str() carries a URL template and status only, never query values.
         return SourceOutcome(SourceStatus(source_id, "error", _describe(exc)), None)
@@ -58,7 +58,5 @@ async def fan_out(
 ) -> list[SourceOutcome[T]]:
     """Run ``call`` for every handle concurrently, each under its own deadline."""
     return list(
-        await asyncio.gather(
-            *(_one(source_of(h), call(h), deadline_seconds) for h in handles)
-        )
+        await asyncio.gather(*(_one(source_of(h), call(h), deadline_seconds) for h in handles))
     )

@@ -11,6 +11,7 @@ from mappers.model import Schedule, Slot
 
 from ..cache import Cache, CacheKeys
 from ..sources import SourceHandle, TenantSources
+from . import find_book
 from .errors import InvalidRequest
 from .fanout import SourceStatus, fan_out
 
@@ -39,7 +40,7 @@ class SlotQuery:
             raise InvalidRequest("service_type must be 1 to 64 characters")
 
     def actor(self) -> tuple[str, str] | None:
-        """(source, "Type/id") of the practitioner or location filter, decoded from its gateway id."""
+        """(source, "Type/id") of the practitioner or location filter, from its gateway id."""
         for raw, rtype in ((self.practitioner, "Practitioner"), (self.location, "Location")):
             if raw is None:
                 continue
@@ -60,7 +61,9 @@ def slots_generation_key(keys: CacheKeys, tenant: str) -> str:
     return keys.plain("slots-gen", tenant, "n")
 
 
-async def _schedules(handle: SourceHandle, actor: str | None, service_type: str | None) -> dict[str, Schedule]:
+async def _schedules(
+    handle: SourceHandle, actor: str | None, service_type: str | None
+) -> dict[str, Schedule]:
     params: dict[str, str] = {"_count": "200"}
     if actor:
         params["actor"] = actor
@@ -143,15 +146,24 @@ async def find_slots(
                 [SourceStatus(**s) for s in data["sources"]],
                 True,
             )
-    outcomes = await fan_out(
-        handles,
-        lambda h: h.id,
-        lambda h: _slots_of(h, query, actor[1] if actor else None),
-        deadline_seconds,
-    )
-    slots = sorted(
-        (s for o in outcomes if o.value for s in o.value), key=lambda s: (s.start, s.id)
-    )
+    proposals = find_book.ProposalStore(cache, keys, sources.tenant.id)
+
+    async def slots_of(h: SourceHandle) -> list[Slot]:
+        # $find/$book EHRs (Epic) have no Slot search: their proposals are the slots.
+        if find_book.uses_find_book(h):
+            return await find_book.proposed_slots(
+                h,
+                start=query.start,
+                end=query.end,
+                service_type=query.service_type,
+                actor=actor[1] if actor else None,
+                store=proposals,
+                limit=MAX_SLOTS_PER_SOURCE,
+            )
+        return await _slots_of(h, query, actor[1] if actor else None)
+
+    outcomes = await fan_out(handles, lambda h: h.id, slots_of, deadline_seconds)
+    slots = sorted((s for o in outcomes if o.value for s in o.value), key=lambda s: (s.start, s.id))
     statuses = [o.status for o in outcomes]
     # Only complete answers are cached: a source that failed must be asked again next time.
     if ttl_seconds > 0 and all(s.status == "ok" for s in statuses):

@@ -36,7 +36,16 @@ def _start_gateway(config: Path, port: int, log: Path) -> subprocess.Popen[bytes
     env = {**os.environ, "FRONTDESK_HASH_KEY": "concurrency-secret"}
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -57,12 +66,16 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0)
     raise RuntimeError(f"gateway on port {port} did not start")
 
 
-async def test_fifty_concurrent_bookings_of_one_slot_one_wins(hapi_base_urls, redis_url, tmp_path: Path):
+async def test_fifty_concurrent_bookings_of_one_slot_one_wins(
+    hapi_base_urls, redis_url, tmp_path: Path
+):
     base_a, base_b = hapi_base_urls
     c = await clinic(base_a, slots=1)
     settings = settings_for(base_a, base_b, redis_url, audit_path=str(tmp_path / "audit.jsonl"))
     config = tmp_path / "frontdesk.yaml"
-    config.write_text(yaml.safe_dump(settings.model_dump(mode="json", exclude={"cache": {"hash_key"}})))
+    config.write_text(
+        yaml.safe_dump(settings.model_dump(mode="json", exclude={"cache": {"hash_key"}}))
+    )
     ports = [_free_port(), _free_port()]
     procs = [_start_gateway(config, p, tmp_path / f"gw{i}.log") for i, p in enumerate(ports)]
     try:
@@ -89,15 +102,21 @@ async def test_fifty_concurrent_bookings_of_one_slot_one_wins(hapi_base_urls, re
         )
         assert outcomes == {201: 1, "slot_taken": 49}, outcomes
         async with httpx.AsyncClient() as http:
-            r = await http.get(f"{base_a}/Appointment", params={"slot": f"Slot/{c['slots'][0]['id']}"},
-                               headers={"Cache-Control": "no-cache"})
+            r = await http.get(
+                f"{base_a}/Appointment",
+                params={"slot": f"Slot/{c['slots'][0]['id']}"},
+                headers={"Cache-Control": "no-cache"},
+            )
             bundle = r.json()
             slot = (await http.get(f"{base_a}/Slot/{c['slots'][0]['id']}")).json()
         appointments = [e["resource"] for e in bundle.get("entry", [])]
         assert len(appointments) == 1
         assert appointments[0]["status"] == "booked"
         assert slot["status"] == "busy"
-        print(f"\nconcurrency: 50 attempts via 2 gateways -> {dict(outcomes)}; appointments in HAPI: {len(appointments)}")
+        print(
+            f"\nconcurrency: 50 attempts via 2 gateways -> {dict(outcomes)}; "
+            f"appointments in HAPI: {len(appointments)}"
+        )
     finally:
         for proc in procs:
             proc.terminate()

@@ -6,7 +6,6 @@ import subprocess
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
 
 from gateway.cache import CacheKeys, MemoryCache, RedisCache
 
@@ -47,7 +46,17 @@ async def test_redis_comes_back_after_a_restart(redis_url: str, tmp_path):
     # A private redis-server so stopping it does not disturb other tests.
     port = 6399
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -63,7 +72,17 @@ async def test_redis_comes_back_after_a_restart(redis_url: str, tmp_path):
         assert await cache.get("k") is None
         assert cache.healthy is False
         proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                str(tmp_path),
+            ],
             stdout=subprocess.DEVNULL,
         )
         for _ in range(50):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,18 +24,23 @@ def hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRONTDESK_HASH_KEY", "integration-secret")
 
 
-async def _fhir_get(url: str) -> dict:
+async def _fhir_get(url: str) -> dict[str, Any]:
     async with httpx.AsyncClient() as http:
         r = await http.get(url, headers={"Cache-Control": "no-cache"})
         r.raise_for_status()
-        return r.json()
+        body: dict[str, Any] = r.json()
+        return body
 
 
-async def test_psr_flow_find_book_cancel_reschedule(hapi_base_urls, redis_url, hash_key, tmp_path: Path):
+async def test_psr_flow_find_book_cancel_reschedule(
+    hapi_base_urls, redis_url, hash_key, tmp_path: Path
+):
     base_a, base_b = hapi_base_urls
     c = await clinic(base_a, slots=3)
     audit = MemoryAuditSink()
-    app = create_app(settings_for(base_a, base_b, redis_url, audit_path=tmp_path / "a.jsonl"), audit=audit)
+    app = create_app(
+        settings_for(base_a, base_b, redis_url, audit_path=tmp_path / "a.jsonl"), audit=audit
+    )
     async with running(app) as api:
         # 1. find the patient
         r = await api.get("/v1/patients", params={"family": c["family"]}, headers=auth())
@@ -47,15 +53,25 @@ async def test_psr_flow_find_book_cancel_reschedule(hapi_base_urls, redis_url, h
         # 2. find a slot with that practitioner
         start = c["start"] - timedelta(hours=1)
         prac_id = encode_id("ehr-a", "Practitioner", c["practitioner"]["id"])
-        r = await api.get("/v1/slots", params={"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat(),
-                                               "practitioner": prac_id}, headers=auth())
+        r = await api.get(
+            "/v1/slots",
+            params={
+                "start": start.isoformat(),
+                "end": (start + timedelta(days=1)).isoformat(),
+                "practitioner": prac_id,
+            },
+            headers=auth(),
+        )
         assert r.status_code == 200, r.text
         slots = r.json()["items"]
         assert [decode_id(s["id"]).id for s in slots] == [s["id"] for s in c["slots"]]
 
         # 3. book it
-        r = await api.post("/v1/appointments", json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
-                           headers={**auth(), "Idempotency-Key": "k-" + c["run"]})
+        r = await api.post(
+            "/v1/appointments",
+            json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
+            headers={**auth(), "Idempotency-Key": "k-" + c["run"]},
+        )
         assert r.status_code == 201, r.text
         appt = r.json()
         assert appt["status"] == "booked"
@@ -67,29 +83,47 @@ async def test_psr_flow_find_book_cancel_reschedule(hapi_base_urls, redis_url, h
         assert (await _fhir_get(f"{base_a}/Slot/{c['slots'][0]['id']}"))["status"] == "busy"
 
         # the booked slot is gone from the (cache-invalidated) slot list
-        r = await api.get("/v1/slots", params={"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat(),
-                                               "practitioner": prac_id}, headers=auth())
+        r = await api.get(
+            "/v1/slots",
+            params={
+                "start": start.isoformat(),
+                "end": (start + timedelta(days=1)).isoformat(),
+                "practitioner": prac_id,
+            },
+            headers=auth(),
+        )
         assert [s["id"] for s in r.json()["items"]] == [s["id"] for s in slots[1:]]
 
         # idempotent replay: same key, same body → same appointment, no second one
-        r2 = await api.post("/v1/appointments", json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
-                            headers={**auth(), "Idempotency-Key": "k-" + c["run"]})
+        r2 = await api.post(
+            "/v1/appointments",
+            json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
+            headers={**auth(), "Idempotency-Key": "k-" + c["run"]},
+        )
         assert r2.status_code == 200 and r2.json()["id"] == appt["id"]
         assert r2.headers["Idempotent-Replayed"] == "true"
         # same key, other body → conflict
-        r3 = await api.post("/v1/appointments", json={"slot_id": slots[1]["id"], "patient_id": patient["id"]},
-                            headers={**auth(), "Idempotency-Key": "k-" + c["run"]})
+        r3 = await api.post(
+            "/v1/appointments",
+            json={"slot_id": slots[1]["id"], "patient_id": patient["id"]},
+            headers={**auth(), "Idempotency-Key": "k-" + c["run"]},
+        )
         assert r3.status_code == 409 and r3.json()["code"] == "idempotency_conflict"
         # the taken slot with a fresh key → slot_taken
-        r4 = await api.post("/v1/appointments", json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
-                            headers={**auth(), "Idempotency-Key": "other-" + c["run"]})
+        r4 = await api.post(
+            "/v1/appointments",
+            json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
+            headers={**auth(), "Idempotency-Key": "other-" + c["run"]},
+        )
         assert r4.status_code == 409 and r4.json()["code"] == "slot_taken"
         assert r4.headers["content-type"].startswith("application/problem+json")
 
         # 4. reschedule to slot 2: new booked, old cancelled, old slot free
-        r = await api.post(f"/v1/appointments/{appt['id']}/reschedule",
-                           json={"slot_id": slots[1]["id"], "reason": "patient asked"},
-                           headers={**auth(), "Idempotency-Key": "rs-" + c["run"]})
+        r = await api.post(
+            f"/v1/appointments/{appt['id']}/reschedule",
+            json={"slot_id": slots[1]["id"], "reason": "patient asked"},
+            headers={**auth(), "Idempotency-Key": "rs-" + c["run"]},
+        )
         assert r.status_code == 200, r.text
         res = r.json()
         assert res["status"] == "rescheduled"
@@ -100,15 +134,23 @@ async def test_psr_flow_find_book_cancel_reschedule(hapi_base_urls, redis_url, h
 
         # 5. cancel the new one: slot 2 is free again
         new_id = res["appointment"]["id"]
-        r = await api.post(f"/v1/appointments/{new_id}/cancel", json={"reason": "sick"}, headers=auth())
+        r = await api.post(
+            f"/v1/appointments/{new_id}/cancel", json={"reason": "sick"}, headers=auth()
+        )
         assert r.status_code == 200 and r.json()["status"] == "cancelled"
         assert r.json()["cancellation_reason"] == "sick"
         assert (await _fhir_get(f"{base_a}/Slot/{c['slots'][1]['id']}"))["status"] == "free"
 
         # the patient's appointments in range
-        r = await api.get("/v1/appointments", params={"patient": patient["id"], "start": start.isoformat(),
-                                                      "end": (start + timedelta(days=2)).isoformat()},
-                          headers=auth())
+        r = await api.get(
+            "/v1/appointments",
+            params={
+                "patient": patient["id"],
+                "start": start.isoformat(),
+                "end": (start + timedelta(days=2)).isoformat(),
+            },
+            headers=auth(),
+        )
         assert r.status_code == 200, r.text
         assert sorted(a["status"] for a in r.json()["items"]) == ["cancelled", "cancelled"]
 
@@ -117,18 +159,30 @@ async def test_psr_flow_find_book_cancel_reschedule(hapi_base_urls, redis_url, h
     assert all(e.client_id == "desk" for e in audit.events)
 
 
-async def test_same_upstream_id_in_two_ehrs_are_two_patients(hapi_base_urls, redis_url, hash_key, tmp_path):
+async def test_same_upstream_id_in_two_ehrs_are_two_patients(
+    hapi_base_urls, redis_url, hash_key, tmp_path
+):
     base_a, base_b = hapi_base_urls
     async with httpx.AsyncClient() as http:
         for base, given in ((base_a, "Alpha"), (base_b, "Beta")):
-            r = await http.put(f"{base}/Patient/gw-same-1", json={
-                "resourceType": "Patient", "id": "gw-same-1",
-                "name": [{"family": "Namespaced", "given": [given]}], "birthDate": "1970-01-01"})
+            r = await http.put(
+                f"{base}/Patient/gw-same-1",
+                json={
+                    "resourceType": "Patient",
+                    "id": "gw-same-1",
+                    "name": [{"family": "Namespaced", "given": [given]}],
+                    "birthDate": "1970-01-01",
+                },
+            )
             assert r.status_code in (200, 201)
     app = create_app(settings_for(base_a, base_b, redis_url, audit_path=tmp_path / "a.jsonl"))
     async with running(app) as api:
-        ra = await api.get(f"/v1/patients/{encode_id('ehr-a', 'Patient', 'gw-same-1')}", headers=auth())
-        rb = await api.get(f"/v1/patients/{encode_id('ehr-b', 'Patient', 'gw-same-1')}", headers=auth())
+        ra = await api.get(
+            f"/v1/patients/{encode_id('ehr-a', 'Patient', 'gw-same-1')}", headers=auth()
+        )
+        rb = await api.get(
+            f"/v1/patients/{encode_id('ehr-b', 'Patient', 'gw-same-1')}", headers=auth()
+        )
         assert ra.status_code == rb.status_code == 200
         assert ra.json()["name"]["given"] == ["Alpha"]
         assert rb.json()["name"]["given"] == ["Beta"]
@@ -146,9 +200,11 @@ async def test_tenant_isolation_and_scopes(hapi_base_urls, redis_url, hash_key, 
         assert r.status_code == 404 and r.json()["code"] == "not_found"
         assert c["family"] not in r.text
         # read-only client can't book
-        r = await api.post("/v1/appointments", json={"slot_id": encode_id("ehr-a", "Slot", c["slots"][0]["id"]),
-                                                     "patient_id": pid},
-                           headers={**auth(READ_ONLY_KEY), "Idempotency-Key": "x"})
+        r = await api.post(
+            "/v1/appointments",
+            json={"slot_id": encode_id("ehr-a", "Slot", c["slots"][0]["id"]), "patient_id": pid},
+            headers={**auth(READ_ONLY_KEY), "Idempotency-Key": "x"},
+        )
         assert r.status_code == 403 and r.json()["code"] == "forbidden"
         # no credentials at all
         r = await api.get(f"/v1/patients/{pid}")

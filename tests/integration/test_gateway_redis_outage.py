@@ -25,7 +25,17 @@ def _port() -> int:
 
 def _redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
     )
 
@@ -65,7 +75,9 @@ async def test_gateway_survives_redis_outage(hapi_base_urls, redis_url, tmp_path
             down = await api.get("/v1/slots", params=params, headers=auth())
             assert down.status_code == 200, down.text
             assert down.headers["X-Cache"] == "miss"
-            assert [s["id"] for s in down.json()["items"]] == [s["id"] for s in first.json()["items"]]
+            assert [s["id"] for s in down.json()["items"]] == [
+                s["id"] for s in first.json()["items"]
+            ]
             ready = await api.get("/readyz")
             assert ready.status_code == 200 and ready.json()["cache"] == "degraded"
             metrics = (await api.get("/metrics")).text

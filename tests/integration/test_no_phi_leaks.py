@@ -19,7 +19,9 @@ from tests.support.gateway_env import auth, clinic, settings_for
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
 
-async def test_logs_audit_and_cache_keys_carry_no_phi(hapi_base_urls, redis_url, tmp_path, monkeypatch):
+async def test_logs_audit_and_cache_keys_carry_no_phi(
+    hapi_base_urls, redis_url, tmp_path, monkeypatch
+):
     monkeypatch.setenv("FRONTDESK_HASH_KEY", "phi-secret")
     base_a, base_b = hapi_base_urls
     c = await clinic(base_a, slots=2)
@@ -28,26 +30,50 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(hapi_base_urls, redis_url,
     logs = io.StringIO()
     configure_logging("DEBUG", stream=logs)
     audit = MemoryAuditSink()
-    app = create_app(settings_for(base_a, base_b, redis_url, audit_path=tmp_path / "a.jsonl"), audit=audit)
+    app = create_app(
+        settings_for(base_a, base_b, redis_url, audit_path=tmp_path / "a.jsonl"), audit=audit
+    )
     pid = encode_id("ehr-a", "Patient", c["patient"]["id"])
     try:
         async with running(app) as api:
             h = auth()
-            assert (await api.get("/v1/patients", params={"family": c["family"], "given": "Maria",
-                                                          "birthdate": "1984-03-09"}, headers=h)).status_code == 200
-            assert (await api.get("/v1/patients", params={"identifier": f"urn:test:mrn|{mrn}"},
-                                  headers=h)).status_code == 200
+            assert (
+                await api.get(
+                    "/v1/patients",
+                    params={"family": c["family"], "given": "Maria", "birthdate": "1984-03-09"},
+                    headers=h,
+                )
+            ).status_code == 200
+            assert (
+                await api.get(
+                    "/v1/patients", params={"identifier": f"urn:test:mrn|{mrn}"}, headers=h
+                )
+            ).status_code == 200
             assert (await api.get(f"/v1/patients/{pid}", headers=h)).status_code == 200
             start = c["start"] - timedelta(hours=1)
-            r = await api.get("/v1/slots", params={"start": start.isoformat(), "source": "ehr-a",
-                                                   "end": (start + timedelta(hours=4)).isoformat()}, headers=h)
+            r = await api.get(
+                "/v1/slots",
+                params={
+                    "start": start.isoformat(),
+                    "source": "ehr-a",
+                    "end": (start + timedelta(hours=4)).isoformat(),
+                },
+                headers=h,
+            )
             assert r.status_code == 200 and r.json()["items"]
-            r = await api.post("/v1/appointments", json={"slot_id": encode_id("ehr-a", "Slot", c["slots"][0]["id"]),
-                                                         "patient_id": pid},
-                               headers={**h, "Idempotency-Key": f"phi-{c['run']}"})
+            r = await api.post(
+                "/v1/appointments",
+                json={
+                    "slot_id": encode_id("ehr-a", "Slot", c["slots"][0]["id"]),
+                    "patient_id": pid,
+                },
+                headers={**h, "Idempotency-Key": f"phi-{c['run']}"},
+            )
             assert r.status_code == 201, r.text
             # errors are logged too: a bad upstream id and a bad query
-            await api.get("/v1/patients", params={"family": c["family"], "birthdate": "bad"}, headers=h)
+            await api.get(
+                "/v1/patients", params={"family": c["family"], "birthdate": "bad"}, headers=h
+            )
             await api.post("/v1/coverage-checks", json={"patient_id": pid}, headers=h)
         client = aioredis.Redis.from_url(redis_url)
         try:

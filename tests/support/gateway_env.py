@@ -27,10 +27,18 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                 "time_zone": "America/New_York",
                 "provider_npi": "1234567893",
                 "sources": [
-                    {"id": "ehr-a", "base_url": base_a, "vendor": "hapi",
-                     "time_zone": "America/New_York"},
-                    {"id": "ehr-b", "base_url": base_b, "vendor": "hapi",
-                     "time_zone": "America/Chicago"},
+                    {
+                        "id": "ehr-a",
+                        "base_url": base_a,
+                        "vendor": "hapi",
+                        "time_zone": "America/New_York",
+                    },
+                    {
+                        "id": "ehr-b",
+                        "base_url": base_b,
+                        "vendor": "hapi",
+                        "time_zone": "America/Chicago",
+                    },
                 ],
             },
             {
@@ -40,14 +48,35 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
             },
         ],
         "api_clients": [
-            {"id": "desk", "tenant": "general", "key_sha256": hash_api_key(API_KEY),
-             "scopes": ["patients:read", "slots:read", "appointments:read",
-                        "appointments:write", "coverage:check"]},
-            {"id": "viewer", "tenant": "general", "key_sha256": hash_api_key(READ_ONLY_KEY),
-             "scopes": ["patients:read", "slots:read", "appointments:read"]},
-            {"id": "elsewhere", "tenant": "other", "key_sha256": hash_api_key(OTHER_TENANT_KEY),
-             "scopes": ["patients:read", "slots:read", "appointments:read",
-                        "appointments:write"]},
+            {
+                "id": "desk",
+                "tenant": "general",
+                "key_sha256": hash_api_key(API_KEY),
+                "scopes": [
+                    "patients:read",
+                    "slots:read",
+                    "appointments:read",
+                    "appointments:write",
+                    "coverage:check",
+                ],
+            },
+            {
+                "id": "viewer",
+                "tenant": "general",
+                "key_sha256": hash_api_key(READ_ONLY_KEY),
+                "scopes": ["patients:read", "slots:read", "appointments:read"],
+            },
+            {
+                "id": "elsewhere",
+                "tenant": "other",
+                "key_sha256": hash_api_key(OTHER_TENANT_KEY),
+                "scopes": [
+                    "patients:read",
+                    "slots:read",
+                    "appointments:read",
+                    "appointments:write",
+                ],
+            },
         ],
         "cache": {"redis_url": redis_url, "slots_ttl_seconds": 30},
     }
@@ -68,38 +97,77 @@ async def clinic(base_url: str, *, slots: int = 3, family: str | None = None) ->
     family = family or f"Testfam{run}"
     async with httpx.AsyncClient() as http:
         fhir = FhirClient(base_url, http=http, source="fixture")
-        prac = await fhir.create({"resourceType": "Practitioner",
-                                  "name": [{"family": f"Doc{run}", "given": ["Ada"]}]})
+        prac = await fhir.create(
+            {"resourceType": "Practitioner", "name": [{"family": f"Doc{run}", "given": ["Ada"]}]}
+        )
         loc = await fhir.create({"resourceType": "Location", "name": f"Clinic {run}"})
-        sched = await fhir.create({
-            "resourceType": "Schedule",
-            "active": True,
-            "actor": [{"reference": f"Practitioner/{prac['id']}"},
-                      {"reference": f"Location/{loc['id']}"}],
-            "serviceType": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/service-type",
-                                         "code": "124"}]}],
-        })
-        patient = await fhir.create({
-            "resourceType": "Patient",
-            "identifier": [{"system": "urn:test:mrn", "value": f"MRN-{run}",
-                            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
-                                                 "code": "MR"}]}}],
-            "name": [{"use": "official", "family": family, "given": ["Maria"]}],
-            "gender": "female",
-            "birthDate": "1984-03-09",
-        })
-        start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=14, minute=0, second=0,
-                                                                microsecond=0)
+        sched = await fhir.create(
+            {
+                "resourceType": "Schedule",
+                "active": True,
+                "actor": [
+                    {"reference": f"Practitioner/{prac['id']}"},
+                    {"reference": f"Location/{loc['id']}"},
+                ],
+                "serviceType": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/service-type",
+                                "code": "124",
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
+        patient = await fhir.create(
+            {
+                "resourceType": "Patient",
+                "identifier": [
+                    {
+                        "system": "urn:test:mrn",
+                        "value": f"MRN-{run}",
+                        "type": {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                    "code": "MR",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "name": [{"use": "official", "family": family, "given": ["Maria"]}],
+                "gender": "female",
+                "birthDate": "1984-03-09",
+            }
+        )
+        start = (datetime.now(UTC) + timedelta(days=1)).replace(
+            hour=14, minute=0, second=0, microsecond=0
+        )
         made = []
         for i in range(slots):
             s = start + timedelta(minutes=30 * i)
-            made.append(await fhir.create({
-                "resourceType": "Slot",
-                "schedule": {"reference": f"Schedule/{sched['id']}"},
-                "status": "free",
-                "start": s.isoformat().replace("+00:00", "Z"),
-                "end": (s + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
-                "serviceType": [{"coding": [{"code": "124"}]}],
-            }))
-    return {"practitioner": prac, "location": loc, "schedule": sched, "patient": patient,
-            "slots": made, "family": family, "start": start, "run": run}
+            made.append(
+                await fhir.create(
+                    {
+                        "resourceType": "Slot",
+                        "schedule": {"reference": f"Schedule/{sched['id']}"},
+                        "status": "free",
+                        "start": s.isoformat().replace("+00:00", "Z"),
+                        "end": (s + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
+                        "serviceType": [{"coding": [{"code": "124"}]}],
+                    }
+                )
+            )
+    return {
+        "practitioner": prac,
+        "location": loc,
+        "schedule": sched,
+        "patient": patient,
+        "slots": made,
+        "family": family,
+        "start": start,
+        "run": run,
+    }

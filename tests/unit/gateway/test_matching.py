@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+from gateway.services.matching import grade_pair, match_patients
 from mappers.ids import encode_id
 from mappers.model import HumanName, Identifier, Patient, SourceRef
-
-from gateway.services.matching import grade_pair, match_patients
 
 
 def _p(

@@ -397,7 +397,7 @@ def test_two_transactions_in_one_interchange() -> None:
         (lambda s: s.replace("~HL*1", "~1HL*1"), "segment 5", "no valid segment id"),
     ],
 )
-def test_truncated_or_garbage_names_the_segment(mutate, path: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_or_garbage_names_the_segment(mutate, path: str, reason: str) -> None:
     raw = mutate(make_271([Member()]))
     with pytest.raises(MappingError) as info:
         parse_271(raw, now=NOW)

@@ -1,0 +1,249 @@
+"""Booking on a $find/$book EHR (Epic profile) through the gateway, against a fake endpoint.
+
+State is asserted in the fake EHR ("an Appointment is booked for the patient"), not calls,
+except where the number of calls *is* the property ($book is never resent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors import EPIC, FindBookNames
+from gateway.app import create_app
+from gateway.audit import MemoryAuditSink
+from gateway.cache import MemoryCache
+from gateway.security import hash_api_key
+from gateway.services.find_book import PROPOSAL_TYPE, find_parameters
+from gateway.settings import ApiClientConfig, Settings, SourceConfig, TenantConfig
+from mappers import decode_id, encode_id
+
+from .fake_epic import TOMORROW, FakeEpic
+
+KEY = "find-book-test-key"
+SOURCE = "ehr-epic"
+PATIENT = encode_id(SOURCE, "Patient", "pat-1")
+
+
+async def _gateway(
+    fake: FakeEpic, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setenv("FRONTDESK_HASH_KEY", "unit-test-hash-key")
+    settings = Settings(
+        tenants=[
+            TenantConfig(
+                id="t1",
+                name="Clinic",
+                sources=[
+                    SourceConfig(
+                        id=SOURCE, base_url="https://epic.test/api/FHIR/STU3", vendor="epic"
+                    )
+                ],
+            )
+        ],
+        api_clients=[
+            ApiClientConfig(
+                id="desk",
+                tenant="t1",
+                scopes=["slots:read", "appointments:read", "appointments:write"],
+                key_sha256=hash_api_key(KEY),
+            )
+        ],
+    )
+
+    def transport(source: SourceConfig) -> httpx.AsyncBaseTransport:
+        assert source.id == SOURCE
+        return httpx.MockTransport(fake.handler)
+
+    app = create_app(
+        settings, transport_factory=transport, cache=MemoryCache(), audit=MemoryAuditSink()
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gw",
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def fake() -> FakeEpic:
+    return FakeEpic()
+
+
+@pytest.fixture
+async def api(fake: FakeEpic, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _gateway(fake, monkeypatch):
+        yield client
+
+
+async def _slots(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    r = await api.get(
+        "/v1/slots",
+        params={"start": TOMORROW.isoformat(), "end": (TOMORROW + timedelta(days=1)).isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["sources"] == [{"source": SOURCE, "status": "ok", "detail": None}]
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+async def _book(
+    api: httpx.AsyncClient, slot_id: str, key: str = "k1", **extra: Any
+) -> httpx.Response:
+    return await api.post(
+        "/v1/appointments",
+        json={"slot_id": slot_id, "patient_id": PATIENT, **extra},
+        headers={"Idempotency-Key": key},
+    )
+
+
+def test_find_parameters_use_the_profile_names() -> None:
+    end = TOMORROW + timedelta(hours=8)
+    assert EPIC.find_book is not None
+    epic = find_parameters(EPIC.find_book, start=TOMORROW, end=end, service_type="124")
+    argonaut = find_parameters(FindBookNames(), start=TOMORROW, end=end, actor="Location/x")
+    assert [p["name"] for p in epic["parameter"]] == ["startTime", "endTime", "service-type"]
+    assert [p["name"] for p in argonaut["parameter"]] == ["start", "end", "location-reference"]
+
+
+async def test_find_then_book(api: httpx.AsyncClient, fake: FakeEpic) -> None:
+    slots = await _slots(api)
+    assert [s["start"] for s in slots] == sorted(s["start"] for s in slots)
+    assert len(slots) == 3
+    first = slots[0]
+    assert first["status"] == "free"
+    assert first["service_types"] == ["124"]
+    # Epic's temporary appointment id is the slot id's upstream part.
+    ref = decode_id(first["id"])
+    assert (ref.source, ref.resource_type) == (SOURCE, "Appointment")
+    # Epic sandbox names, not Argonaut's (field-facts §2).
+    _, _, find_body = next(r for r in fake.requests if r[1].endswith("$find"))
+    assert {p["name"] for p in find_body["parameter"]} >= {"startTime", "endTime"}
+
+    r = await _book(api, first["id"], reason="checkup")
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "booked"
+    assert r.json()["patient_id"] == PATIENT
+    [booked] = fake.booked()
+    assert booked["start"] == first["start"].replace("+00:00", "Z")
+    assert {"actor": {"reference": "Patient/pat-1"}, "status": "accepted"} in booked["participant"]
+
+    # The booked time is no longer offered (the booking bumped the slot-list generation).
+    assert first["start"] not in [s["start"] for s in await _slots(api)]
+
+
+async def test_same_idempotency_key_replays_without_a_second_book(
+    api: httpx.AsyncClient, fake: FakeEpic
+) -> None:
+    slot = (await _slots(api))[0]
+    first = await _book(api, slot["id"], key="same")
+    again = await _book(api, slot["id"], key="same")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert fake.calls("$book") == 1
+    assert len(fake.booked()) == 1
+
+
+@pytest.mark.parametrize("taken_status", [409, 422])
+async def test_a_taken_time_answers_slot_taken(
+    api: httpx.AsyncClient, fake: FakeEpic, taken_status: int
+) -> None:
+    fake.taken_status = taken_status
+    slot = (await _slots(api))[0]
+    fake.book_directly(TOMORROW)  # another desk, straight in the EHR
+    r = await _book(api, slot["id"])
+    assert r.status_code == 409
+    assert r.json()["code"] == "slot_taken"
+    assert len(fake.booked()) == 1  # only the other desk's
+
+
+async def test_book_is_sent_once_but_find_is_retried(
+    api: httpx.AsyncClient, fake: FakeEpic
+) -> None:
+    fake.fail_next["$find"] = 1
+    slot = (await _slots(api))[0]  # the 503 was retried: $find is read-only
+    assert fake.calls("$find") == 2
+    fake.fail_next["$book"] = 1
+    r = await _book(api, slot["id"])
+    assert r.status_code >= 500
+    assert fake.calls("$book") == 1  # never blindly resent: it may have booked
+    # The failed attempt released its Idempotency-Key; the PSR's retry goes through.
+    assert (await _book(api, slot["id"])).status_code == 201
+
+
+async def test_cancel_patches_status_with_if_match(api: httpx.AsyncClient, fake: FakeEpic) -> None:
+    slot = (await _slots(api))[0]
+    appt = (await _book(api, slot["id"])).json()
+    r = await api.post(f"/v1/appointments/{appt['id']}/cancel", json={"reason": "patient ill"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled"
+    stored = fake.appointments[decode_id(appt["id"]).id]
+    assert stored["status"] == "cancelled"
+    assert stored["cancelationReason"] == {"text": "patient ill"}
+    method, _, ops = fake.requests[-1]
+    assert method == "PATCH"
+    assert ops["patch"][0] == {"op": "replace", "path": "/status", "value": "cancelled"}
+    # The time is offered again.
+    assert slot["start"] in [s["start"] for s in await _slots(api)]
+
+
+async def test_reschedule_uses_cancelled_appt_id(api: httpx.AsyncClient, fake: FakeEpic) -> None:
+    first, second = (await _slots(api))[:2]
+    old = (await _book(api, first["id"])).json()
+    r = await api.post(
+        f"/v1/appointments/{old['id']}/reschedule",
+        json={"slot_id": second["id"]},
+        headers={"Idempotency-Key": "move-1"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "rescheduled"
+    assert body["previous"]["status"] == "cancelled"
+    assert body["appointment"]["start"] == second["start"]
+    _, _, book_body = [r for r in fake.requests if r[1].endswith("$book")][-1]
+    assert {"name": "cancelled-appt-id", "valueString": decode_id(old["id"]).id} in book_body[
+        "parameter"
+    ]
+    # One $book did both; no separate cancel was needed.
+    assert not any(m == "PATCH" for m, _, _ in fake.requests)
+    assert [a["start"] for a in fake.booked()] == [second["start"].replace("+00:00", "Z")]
+
+
+async def test_id_less_proposals_book_with_appt_resource(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeEpic(ids=False, start_name="startTime", end_name="endTime")
+    async for api in _gateway(fake, monkeypatch):
+        slots = await _slots(api)
+        ref = decode_id(slots[1]["id"])
+        assert ref.resource_type == PROPOSAL_TYPE
+        # The same proposal gets the same id on the next $find (the slot-list cache aside).
+        assert slots[1]["id"] in [s["id"] for s in await _slots(api)]
+
+        r = await _book(api, slots[1]["id"], comment="bring referral")
+        assert r.status_code == 201, r.text
+        _, _, book_body = [r for r in fake.requests if r[1].endswith("$book")][-1]
+        resource = next(
+            p["resource"] for p in book_body["parameter"] if p["name"] == "appt-resource"
+        )
+        assert {"reference": "Patient/pat-1"} in [p["actor"] for p in resource["participant"]]
+        assert resource["identifier"][-1]["system"] == "urn:frontdesk:booking"
+        assert "id" not in resource
+        [booked] = fake.booked()
+        assert booked["start"] == slots[1]["start"].replace("+00:00", "Z")
+
+        # A made-up proposal id is not bookable: it was never offered.
+        forged = encode_id(SOURCE, PROPOSAL_TYPE, "0" * 32)
+        r = await _book(api, forged, key="forged")
+        assert r.status_code == 409
+        assert r.json()["code"] == "slot_unavailable"
+        assert fake.calls("$book") == 1
