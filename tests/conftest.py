@@ -9,7 +9,10 @@ from tests.servers import REDIS_URL, missing, tcp_open
 def redis_url() -> str:
     """URL of a real Redis; `make redis` starts one (installing redis-server if needed)."""
     if not tcp_open(REDIS_URL):
-        missing("Redis", f"run `make redis` (apt-get install redis-server) or set REDIS_URL; tried {REDIS_URL}")
+        missing(
+            "Redis",
+            f"run `make redis` (apt-get install redis-server) or set REDIS_URL; tried {REDIS_URL}",
+        )
     return REDIS_URL
 
 
@@ -20,6 +23,9 @@ def hapi_base_urls() -> tuple[str, str]:
 
     try:
         return hapi_launcher.ensure_running()
-    except Exception as exc:  # noqa: BLE001 - any launch failure means "no HAPI"
-        missing("HAPI FHIR", f"run `make hapi` (needs Java 17 and Maven) or set HAPI_BASE_URL_A/B ({exc})")
+    except Exception as exc:
+        missing(
+            "HAPI FHIR",
+            f"run `make hapi` (needs Java 17 and Maven) or set HAPI_BASE_URL_A/B ({exc})",
+        )
         raise
