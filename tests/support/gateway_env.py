@@ -88,14 +88,20 @@ def auth(key: str = API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def clinic(base_url: str, *, slots: int = 3, family: str | None = None) -> dict[str, Any]:
+async def clinic(
+    base_url: str,
+    *,
+    slots: int = 3,
+    family: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, Any]:
     """A practitioner, a schedule with free 30-minute slots tomorrow, and one patient.
 
     Every name and identifier is unique per call so tests never see each other's data.
     """
     run = uuid.uuid4().hex[:10]
     family = family or f"Testfam{run}"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(transport=transport) as http:
         fhir = FhirClient(base_url, http=http, source="fixture")
         prac = await fhir.create(
             {"resourceType": "Practitioner", "name": [{"family": f"Doc{run}", "given": ["Ada"]}]}

@@ -1,0 +1,52 @@
+"""A gateway wired to two in-memory sandbox EHRs, for API tests without servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from conformance.sandbox import create_fhir_app
+from gateway.app import create_app
+from gateway.audit import MemoryAuditSink
+from gateway.cache import MemoryCache
+from gateway.settings import SourceConfig
+from tests.support.asgi import running
+from tests.support.gateway_env import settings_for
+
+BASE_A = "http://ehr-a.sandbox/fhir"
+BASE_B = "http://ehr-b.sandbox/fhir"
+
+
+@dataclass
+class SandboxGateway:
+    api: httpx.AsyncClient
+    ehrs: dict[str, Starlette]
+    audit: MemoryAuditSink
+    cache: MemoryCache
+
+    def transport(self, source: str) -> httpx.AsyncBaseTransport:
+        return httpx.ASGITransport(app=self.ehrs[source])
+
+
+@asynccontextmanager
+async def sandbox_gateway(**settings: Any) -> AsyncIterator[SandboxGateway]:
+    ehr_a, ehr_b = create_fhir_app(name="ehr-a"), create_fhir_app(name="ehr-b")
+    by_host = {"ehr-a.sandbox": ehr_a, "ehr-b.sandbox": ehr_b}
+
+    def transport_factory(source: SourceConfig) -> httpx.AsyncBaseTransport:
+        return httpx.ASGITransport(app=by_host[source.base_url.host or ""])
+
+    audit, cache = MemoryAuditSink(), MemoryCache()
+    app = create_app(
+        settings_for(BASE_A, BASE_B, None, **settings),
+        transport_factory=transport_factory,
+        cache=cache,
+        audit=audit,
+    )
+    async with running(app) as api:
+        yield SandboxGateway(api, {"ehr-a": ehr_a, "ehr-b": ehr_b}, audit, cache)
