@@ -105,10 +105,14 @@ def _birth_close(a: str, b: str) -> bool:
         return False
     if a == b:
         return True
-    # Day and month transposed (03-07 vs 07-03), or a single mistyped digit.
-    if a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]:
+    # Same year, and day and month transposed (03-07 vs 07-03) or one mistyped digit.
+    # A differing year is a different person far more often than a typo (twins aside,
+    # namesakes a decade apart are common), so years must agree.
+    if a[:4] != b[:4]:
+        return False
+    if a[5:7] == b[8:10] and a[8:10] == b[5:7]:
         return True
-    return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    return sum(x != y for x, y in zip(a[5:], b[5:], strict=True)) == 1
 
 
 def grade_pair(a: Patient, b: Patient) -> Grade | None:

@@ -81,3 +81,9 @@ def test_nickname_in_other_names_counts_as_given_variant():
     a = _p("ehr-a", "p-1", "Stone", "Margaret", "1950-01-01", nickname="Peggy")
     b = _p("ehr-b", "p-2", "Stone", "Peggy", "1950-01-01")
     assert grade_pair(a, b) == "possible"
+
+
+def test_same_name_and_birth_day_in_another_year_is_no_match():
+    a = _p("ehr-a", "p-1", "Perez", "Peter", "1941-05-10", gender="male")
+    b = _p("ehr-b", "p-2", "Perez", "Peter", "1948-05-10", gender="male")
+    assert grade_pair(a, b) is None
