@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -28,3 +29,42 @@ def serve(
     from gateway.serve import serve as run
 
     raise typer.Exit(run(config, host, port))
+
+
+@app.command()
+def seed(
+    base_url: Annotated[
+        str, typer.Option(help="FHIR R4 base URL, e.g. http://127.0.0.1:8081/fhir")
+    ],
+    profile: Annotated[str, typer.Option(help="which synthetic EHR: ehr-a or ehr-b")] = "ehr-a",
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same data")] = 7,
+    date: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="reference date of the slot window (default today)"
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for the server to answer /metadata first")
+    ] = 0.0,
+) -> None:
+    """Load deterministic synthetic data into a FHIR server (idempotent: PUTs with stable ids)."""
+    import asyncio
+
+    from conformance.seed import PROFILES
+    from conformance.seed.run import format_report, seed_server
+    from connectors import UpstreamError
+
+    if profile not in PROFILES:
+        typer.echo(f"frontdesk seed: unknown profile {profile!r} ({', '.join(PROFILES)})", err=True)
+        raise typer.Exit(2)
+    try:
+        report = asyncio.run(
+            seed_server(
+                base_url, profile, seed=seed, today=date.date() if date else None, wait_seconds=wait
+            )
+        )
+    except UpstreamError as exc:
+        typer.echo(f"frontdesk seed: {base_url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(format_report(report))
