@@ -27,6 +27,7 @@ def serve(config: Path | None, host: str, port: int, log_level: str = "INFO") ->
         app = create_app(
             sandbox.settings,
             transport_factory=sandbox.transport_factory,
+            eligibility_transport_factory=sandbox.payer_transport_factory,
             prepare=sandbox.prepare,
         )
         log.warning("SANDBOX mode: simulated EHRs and payer, in-memory cache; not for real data")

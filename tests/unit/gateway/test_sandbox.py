@@ -1,0 +1,75 @@
+"""`frontdesk serve` without a config: the sandbox works out of the box, end to end."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gateway.app import create_app
+from gateway.sandbox import build_sandbox
+from tests.support.asgi import running
+
+TODAY = date(2026, 11, 26)
+
+
+async def test_sandbox_finds_books_and_checks_coverage(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FRONTDESK_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
+    sandbox = build_sandbox(api_key="sandbox-test-key", today=TODAY)
+    app = create_app(
+        sandbox.settings,
+        transport_factory=sandbox.transport_factory,
+        eligibility_transport_factory=sandbox.payer_transport_factory,
+        prepare=sandbox.prepare,
+    )
+    h = {"Authorization": "Bearer sandbox-test-key"}
+    async with running(app) as api:
+        assert (await api.get("/healthz")).json()["mode"] == "SANDBOX"
+        assert sandbox.seeded["ehr-a"]["Patient"] == 200
+        assert sandbox.seeded["ehr-b"]["Patient"] == 200
+
+        r = await api.get("/v1/patients", params={"family": "Garcia"}, headers=h)
+        assert r.status_code == 200, r.text
+        patients = r.json()["items"]
+        assert patients
+        patient = next(p for p in patients if p["source"] == "ehr-a")
+
+        start = datetime.combine(
+            TODAY + timedelta(days=1), datetime.min.time(), ZoneInfo("America/New_York")
+        )
+        r = await api.get(
+            "/v1/slots",
+            params={
+                "start": start.isoformat(),
+                "end": (start + timedelta(days=2)).isoformat(),
+                "source": "ehr-a",
+            },
+            headers=h,
+        )
+        slots = r.json()["items"]
+        assert slots
+        assert all(s["status"] == "free" for s in slots)
+
+        r = await api.post(
+            "/v1/appointments",
+            json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
+            headers={**h, "Idempotency-Key": "sandbox-1"},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "booked"
+
+        r = await api.post(
+            "/v1/coverage-checks",
+            json={
+                "patient_id": patient["id"],
+                "service_types": ["98"],
+                "date_of_service": str(TODAY + timedelta(days=1)),
+            },
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+        result = r.json()
+        assert result["origin"] == "x12"
+        assert result["status"] in {"active", "inactive"}
+        assert result["member_id"]
