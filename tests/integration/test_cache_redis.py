@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 
 import pytest
 
 from gateway.cache import CacheKeys, MemoryCache, RedisCache
+from tests.support.redis_proc import PrivateRedis, until
 
 pytestmark = pytest.mark.redis
 
@@ -43,65 +43,23 @@ async def test_unreachable_redis_degrades_to_misses_and_counts_errors():
 
 
 async def test_redis_comes_back_after_a_restart(redis_url: str, tmp_path):
-    # A private redis-server so stopping it does not disturb other tests.
-    port = 6399
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    cache = RedisCache.from_url(url)
+    server = PrivateRedis(tmp_path)
+    server.start()
+    cache = RedisCache.from_url(server.url)
     try:
-        for _ in range(50):
-            if await cache.ping():
-                break
-            await _sleep()
+        await until(cache.ping)
         await cache.set("k", b"1", 5)
-        proc.terminate()
-        proc.wait(5)
+        server.stop()
         assert await cache.get("k") is None
         assert cache.healthy is False
-        proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        for _ in range(50):
-            if await cache.ping():
-                break
-            await _sleep()
+        server.start()
+        await until(cache.ping)
         await cache.set("k", b"2", 5)
         assert await cache.get("k") == b"2"
         assert cache.healthy is True
     finally:
-        proc.terminate()
-        proc.wait(5)
+        server.stop()
         await cache.aclose()
-
-
-async def _sleep() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.05)
 
 
 def test_cache_keys_hash_identifiers_with_a_secret():
