@@ -90,3 +90,75 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(
         assert value not in text, "PHI in application logs"
         assert not any(value in k for k in keys), "PHI in a cache key"
         assert value not in audit_text, "PHI in audit events"
+
+
+async def test_seeded_names_birth_dates_and_mrns_never_reach_logs_or_cache_keys(
+    redis_url, tmp_path, monkeypatch
+):
+    """The sandbox's seeded EHRs, a real Redis, and a PSR session over many patients."""
+    from datetime import date
+
+    from conformance.seed import build_resources
+    from gateway.cache import RedisCache
+    from gateway.sandbox import build_sandbox
+
+    monkeypatch.setenv("FRONTDESK_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("FRONTDESK_HASH_KEY", "phi-seed-secret")
+    today = date(2026, 11, 26)
+    patients = [
+        r
+        for src in ("ehr-a", "ehr-b")
+        for r in build_resources(src, seed=7, today=today)
+        if r["resourceType"] == "Patient"
+    ]
+    phi: set[str] = set()
+    for p in patients:
+        phi.add(p["birthDate"])
+        phi.update(i["value"] for i in p.get("identifier", []))
+        for name in p.get("name", []):
+            if len(name.get("family", "")) >= 4:
+                phi.add(name["family"])
+    logs = io.StringIO()
+    configure_logging("DEBUG", stream=logs)
+    sandbox = build_sandbox(api_key="phi-key", today=today)
+    cache = RedisCache.from_url(redis_url)
+    app = create_app(
+        sandbox.settings,
+        transport_factory=sandbox.transport_factory,
+        eligibility_transport_factory=sandbox.payer_transport_factory,
+        prepare=sandbox.prepare,
+        cache=cache,
+        audit=MemoryAuditSink(),
+    )
+    h = {"Authorization": "Bearer phi-key"}
+    try:
+        async with running(app) as api:
+            for p in patients[:40:4]:
+                name = p["name"][0]
+                r = await api.get(
+                    "/v1/patients",
+                    params={"family": name["family"], "birthdate": p["birthDate"]},
+                    headers=h,
+                )
+                assert r.status_code == 200
+                mrn = p["identifier"][0]
+                await api.get(
+                    "/v1/patients",
+                    params={"identifier": f"{mrn['system']}|{mrn['value']}"},
+                    headers=h,
+                )
+                pid = encode_id("ehr-a" if p in patients[:200] else "ehr-b", "Patient", p["id"])
+                await api.post("/v1/coverage-checks", json={"patient_id": pid}, headers=h)
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            keys = [k.decode() async for k in client.scan_iter(match="fd:*", count=1000)]
+        finally:
+            await client.aclose()
+    finally:
+        await cache.aclose()
+        configure_logging()
+    text = logs.getvalue()
+    assert '"event": "request"' in text
+    assert keys
+    leaked = sorted(v for v in phi if v in text or any(v in k for k in keys))
+    assert leaked == [], f"{len(leaked)} PHI values leaked"
