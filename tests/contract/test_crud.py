@@ -164,7 +164,16 @@ async def test_stale_if_match_is_412_and_current_one_updates(fhir: Fhir) -> None
 
 
 async def test_concurrent_if_match_updates_let_exactly_one_win(fhir: Fhir) -> None:
-    slot_schedule = await fhir.create({"resourceType": "Schedule", "active": True})
+    # A valid Schedule (actor is 1..*): this data stays on the shared server, and the
+    # conformance kit's read-only payload check would rightly flag an invalid one.
+    location = await fhir.create({"resourceType": "Location", "name": "Contract room"})
+    slot_schedule = await fhir.create(
+        {
+            "resourceType": "Schedule",
+            "active": True,
+            "actor": [{"reference": f"Location/{location['id']}"}],
+        }
+    )
     slot = await fhir.create(
         {
             "resourceType": "Slot",
