@@ -68,3 +68,54 @@ def seed(
         typer.echo(f"frontdesk seed: {base_url}: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(format_report(report))
+
+
+@app.command()
+def conformance(
+    base_url: Annotated[str, typer.Option(help="FHIR R4 base URL of the server to test")],
+    vendor: Annotated[
+        str, typer.Option(help="vendor profile: generic, hapi, epic or oracle-health")
+    ] = "generic",
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write/--read-only",
+            help="write mode creates (and removes) its own tagged fixtures; read-only "
+            "tests what the server already holds",
+        ),
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option(help="run only this group or check id (repeatable)")
+    ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(help="bearer:TOKEN, bearer:env ($FRONTDESK_CONFORMANCE_TOKEN) or basic:U:P"),
+    ] = None,
+    report_json: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    junit: Annotated[Path | None, typer.Option(help="write JUnit XML here")] = None,
+    html: Annotated[Path | None, typer.Option(help="write the HTML report here")] = None,
+    show_phi: Annotated[
+        bool, typer.Option(help="keep names, birth dates and identifiers in reports (private use)")
+    ] = False,
+    scope_tag: Annotated[
+        str | None,
+        typer.Option(help="read-only: test only resources with this meta.tag (system|code)"),
+    ] = None,
+) -> None:
+    """Check a FHIR server for front-desk readiness; exit 1 when an error-severity check fails."""
+    from conformance.kit.command import run_command
+
+    raise typer.Exit(
+        run_command(
+            base_url=base_url,
+            vendor=vendor,
+            write=write,
+            only=only or [],
+            auth=auth,
+            show_phi=show_phi,
+            scope_tag=scope_tag,
+            json_path=report_json,
+            junit_path=junit,
+            html_path=html,
+        )
+    )
