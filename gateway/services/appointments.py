@@ -1,15 +1,16 @@
-"""Reading appointments: one by id, or a patient's within a date range."""
+"""A patient's appointments in a date range, across every EHR that knows the patient."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mappers import InvalidId, MappingError, decode_id, from_fhir
+from mappers import MappingError, decode_id, from_fhir
 from mappers.model import Appointment
 
-from ..sources import TenantSources
-from .errors import InvalidRequest, NotFound
+from ..sources import SourceHandle, TenantSources
+from .errors import InvalidRequest
 from .fanout import SourceStatus, fan_out
+from .patients import get_patient
 
 __all__ = ["list_appointments"]
 
@@ -29,20 +30,17 @@ async def list_appointments(
         raise InvalidRequest("start and end need a time zone offset")
     if end <= start or end - start > timedelta(days=max_days):
         raise InvalidRequest(f"end must be after start, at most {max_days} days later")
-    try:
-        ref = decode_id(patient_id, resource_type="Patient")
-    except InvalidId:
-        raise NotFound("no such patient") from None
-    handle = sources.get(ref.source)
-    if handle is None:
-        raise NotFound("no such patient")
-    params: dict[str, str | list[str]] = {
-        "patient": f"Patient/{ref.id}",
-        "date": [f"ge{start.isoformat()}", f"lt{end.isoformat()}"],
-        "_count": "100",
-    }
+    person, statuses = await get_patient(sources, patient_id, deadline_seconds=deadline_seconds)
+    # The same person's records in the tenant's other EHRs (certain or probable links).
+    targets = [(sources.get(link.source), decode_id(link.id).id) for link in person.links]
+    window = [f"ge{start.isoformat()}", f"lt{end.isoformat()}"]
 
-    async def search() -> list[Appointment]:
+    async def search(handle: SourceHandle, upstream_patient: str) -> list[Appointment]:
+        params: dict[str, str | list[str]] = {
+            "patient": f"Patient/{upstream_patient}",
+            "date": window,
+            "_count": "100",
+        }
         out: list[Appointment] = []
         async for resource in handle.client.search("Appointment", params):
             try:
@@ -55,9 +53,14 @@ async def list_appointments(
                 break
         return out
 
-    outcomes = await fan_out([handle], lambda h: h.id, lambda h: search(), deadline_seconds)
+    pairs = [(h, pid) for h, pid in targets if h is not None]
+    outcomes = await fan_out(
+        pairs, lambda pair: pair[0].id, lambda pair: search(*pair), deadline_seconds
+    )
     items = sorted(
         (a for o in outcomes if o.value for a in o.value),
         key=lambda a: (a.start is None, a.start, a.id),
     )
-    return items, [o.status for o in outcomes]
+    # The patient's own source answered already (get_patient); report each source once.
+    seen = {o.status.source for o in outcomes}
+    return items, [o.status for o in outcomes] + [s for s in statuses if s.source not in seen]

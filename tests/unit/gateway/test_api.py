@@ -262,3 +262,33 @@ async def test_metrics_expose_request_latency_by_route():
             'frontdesk_request_seconds_count{method="GET",route="/v1/slots",status_class="4xx"}'
             in text
         )
+
+
+async def test_appointments_of_one_person_come_from_every_ehr_that_knows_them():
+    async with sandbox_gateway() as gw:
+        a = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=1, family="Lindqvist")
+        b = await clinic(BASE_B, transport=gw.transport("ehr-b"), slots=1, family="Lindqvist")
+        for src, c in (("ehr-a", a), ("ehr-b", b)):
+            r = await gw.api.post(
+                "/v1/appointments",
+                json={
+                    "slot_id": encode_id(src, "Slot", c["slots"][0]["id"]),
+                    "patient_id": encode_id(src, "Patient", c["patient"]["id"]),
+                },
+                headers={**auth(), "Idempotency-Key": f"both-{src}"},
+            )
+            assert r.status_code == 201, r.text
+        start = a["start"] - timedelta(days=1)
+        r = await gw.api.get(
+            "/v1/appointments",
+            params={
+                "patient": encode_id("ehr-a", "Patient", a["patient"]["id"]),
+                "start": start.isoformat(),
+                "end": (start + timedelta(days=3)).isoformat(),
+            },
+            headers=auth(),
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert sorted(i["source"]["source"] for i in body["items"]) == ["ehr-a", "ehr-b"]
+        assert sorted(s["source"] for s in body["sources"]) == ["ehr-a", "ehr-b"]
