@@ -108,6 +108,7 @@ class JobWorker:
         self._open: list[Job] = []
 
     async def run_forever(self) -> None:
+        me = asyncio.current_task()
         while True:
             try:
                 await self.run_once()
@@ -115,6 +116,10 @@ class JobWorker:
                 raise
             except Exception as exc:  # noqa: BLE001 - a worker must outlive one bad round
                 log.warning("job_worker_error", error=type(exc).__name__)
+            # A cancel that landed inside a library call can be swallowed there (redis-py
+            # turns a cancelled read into a timeout on 3.11); honour it here all the same.
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
             await asyncio.sleep(self._poll)
 
     async def run_once(self) -> None:

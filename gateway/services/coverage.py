@@ -274,8 +274,7 @@ async def _ask_payer(
         stale = await desk.store.last_good(subject)
         if stale is not None:
             return _stale(stale)
-        return result
-    await desk.store.put(result, subject)
+    # The flight's leader caches the answer as it publishes the outcome (one round trip).
     return result
 
 

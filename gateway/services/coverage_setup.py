@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,12 +10,15 @@ import httpx
 
 from ..cache import Cache, CacheKeys
 from ..jobs import JobQueue, JobWorker
+from ..logs import get_logger
 from ..settings import PayerConfig, Settings
 from ..sources import TenantSources
 from .coverage import CoverageDesk
 from .coverage_batch import batch_handler
 from .eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
 from .payers import PayerPort, build_payer
+
+log = get_logger(__name__)
 
 __all__ = ["CoverageRuntime", "PayerTransportFactory", "build_coverage"]
 
@@ -35,9 +37,12 @@ class CoverageRuntime:
     async def aclose(self) -> None:
         for task in self.workers:
             task.cancel()
+        if self.workers:
+            # Bounded: shutdown must never hang on a worker stuck in an upstream call.
+            await asyncio.wait(self.workers, timeout=5)
         for task in self.workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("batch_worker_failed", error=type(task.exception()).__name__)
         for http in self.http_clients:
             await http.aclose()
 

@@ -102,20 +102,45 @@ class EligibilityStore:
         return await self.cache.get(self.key("elig", subject))
 
     async def put(self, result: EligibilityResult, *subjects: Subject) -> None:
+        """Cache ``result`` for ``subjects`` (fresh and last good, as the policy says)."""
+        await asyncio.gather(*self._writes(result, subjects))
+
+    async def publish(
+        self, result: EligibilityResult, subject: Subject, done: tuple[str, bytes, float]
+    ) -> None:
+        """A flight's outcome in one round trip: the ``done`` record (key, value, TTL) and,
+        for a new answer (not one read back from the cache), its cache entries."""
+        key, value, ttl = done
+        writes = [] if result.cached else self._writes(result, (subject,))
+        await asyncio.gather(self.cache.set(key, value, ttl), *writes)
+
+    def _writes(
+        self, result: EligibilityResult, subjects: tuple[Subject, ...]
+    ) -> list[Awaitable[None]]:
         ttl = self.policy.ttl_for(result)
-        if ttl > 0:
-            body = result.model_copy(update={"cached": True}).model_dump_json().encode()
-            for subject in subjects:
+        good = (
+            result.status in ("active", "inactive") and not result.stale and result.origin != "ehr"
+        )
+        if ttl <= 0 and not good:
+            return []
+        # Serialised once: the fresh entry and the last good one hold the same bytes.
+        body = result.model_copy(update={"cached": True}).model_dump_json().encode()
+        writes: list[Awaitable[None]] = []
+        for subject in subjects:
+            if ttl > 0:
                 alias = subject.parts[0] == "p"
-                await self.cache.set(
-                    self.key("elig", subject),
-                    body,
-                    min(ttl, self.policy.patient_alias_max) if alias else ttl,
+                writes.append(
+                    self.cache.set(
+                        self.key("elig", subject),
+                        body,
+                        min(ttl, self.policy.patient_alias_max) if alias else ttl,
+                    )
                 )
-        if result.status in ("active", "inactive") and not result.stale and result.origin != "ehr":
-            good = result.model_copy(update={"cached": True}).model_dump_json().encode()
-            for subject in subjects:
-                await self.cache.set(self.key("elig-good", subject), good, self.policy.last_good)
+            if good:
+                writes.append(
+                    self.cache.set(self.key("elig-good", subject), body, self.policy.last_good)
+                )
+        return writes
 
     async def last_good(self, subject: Subject) -> EligibilityResult | None:
         raw = await self.cache.get(self.key("elig-good", subject))
@@ -138,6 +163,8 @@ Produce = Callable[[], Awaitable[EligibilityResult]]
 class SingleFlight:
     """One upstream call per subject at a time, within a process and across processes.
 
+    The leader publishes what ``produce()`` returns: the outcome for waiters and, unless it
+    came from the cache (``cached``), the answer's cache entries (``EligibilityStore.put``).
     In a process, callers of the same subject share one task. Across processes, a Redis
     lock (``add`` with a TTL slightly over the budget, so a crashed holder frees it) picks
     the leader; the others poll for the leader's outcome. Polling, not pub/sub, because
@@ -205,7 +232,9 @@ class SingleFlight:
                 try:
                     result = await produce()
                     body = token.encode() + b"\n" + result.model_dump_json().encode()
-                    await cache.set(done, body, self._done_ttl)
+                    # The outcome and the cache entries go together; the lock goes after,
+                    # so a waiter that sees it gone finds the outcome.
+                    await self._store.publish(result, subject, (done, body, self._done_ttl))
                     return result
                 finally:
                     await cache.delete(lock)
