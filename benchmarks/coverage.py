@@ -109,6 +109,7 @@ def bare_app(redis_url: str) -> Any:
 
 def gateway_app(redis_url: str, payer_port: int, audit_path: str) -> Any:
     from gateway.app import create_app
+    from gateway.logs import configure_logging
     from gateway.security import hash_api_key
     from gateway.settings import ApiClientConfig, CacheConfig, PayerConfig, Settings
     from tests.unit.gateway.coverage_fakes import tenant
@@ -131,6 +132,9 @@ def gateway_app(redis_url: str, payer_port: int, audit_path: str) -> Any:
         audit_path=audit_path,
         coverage_batch_workers=0,
     )
+    # As `frontdesk serve` runs it: JSON logs at INFO (one access line per request),
+    # written to /dev/null so the benchmark's output stays readable.
+    configure_logging("INFO", stream=open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
     return create_app(settings)
 
 

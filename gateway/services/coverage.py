@@ -191,14 +191,16 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         else None
     )
     if query.patient_id is None:
-        assert query.payer_id is not None
         assert query.member_id is not None
+        target = _member_target(desk, query)
+        assert target.payer is not None
+        # Keyed by the payer's configured id, as the flight below stores it, so every
+        # alias of a payer (its config id or any of its payer ids) hits the same entry.
         subject = Subject.member(
-            tenant, query.payer_id, query.member_id, asked.service_types, asked.dos_text
+            tenant, target.payer.id, query.member_id, asked.service_types, asked.dos_text
         )
         if not query.fresh and (body := await desk.store.get(subject)) is not None:
             return CoverageAnswer(body)
-        target = _member_target(desk, query)
     else:
         assert alias is not None
         if not query.fresh and (body := await desk.store.get(alias)) is not None:

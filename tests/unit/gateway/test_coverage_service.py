@@ -51,6 +51,27 @@ async def test_active_answer_is_cached_and_marked_cached() -> None:
     assert copays == [Decimal("25")]
 
 
+class CountingCache(MemoryCache):
+    def __init__(self) -> None:
+        super().__init__()
+        self.adds = 0
+
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        self.adds += 1
+        return await super().add(key, value, ttl_seconds)
+
+
+@pytest.mark.parametrize("payer_id", ["ACME01", "acme"])
+async def test_a_cached_answer_is_one_read_whatever_alias_names_the_payer(payer_id: str) -> None:
+    cache = CountingCache()
+    d = desk({"acme": FakePayer(active())}, cache=cache)
+    await check_coverage(d, by_member())
+    locks = cache.adds
+    again = (await check_coverage(d, by_member(payer_id=payer_id))).result
+    assert again.cached is True
+    assert cache.adds == locks  # no single-flight lock taken: the first read answered
+
+
 async def test_no_cache_forces_a_fresh_check() -> None:
     payer = FakePayer(active())
     d = desk({"acme": payer})
