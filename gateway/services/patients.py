@@ -78,6 +78,22 @@ async def _search_one(handle: SourceHandle, params: dict[str, str]) -> list[Pati
     return out
 
 
+# Demographics copied as they are from the primary record into the API's patient.
+_PATIENT_FIELDS = {
+    "id",
+    "identifiers",
+    "name",
+    "other_names",
+    "birth_date",
+    "gender",
+    "phones",
+    "emails",
+    "address",
+    "language",
+    "active",
+}
+
+
 def to_out(group: MatchGroup) -> PatientOut:
     primary = group.records[0]
     links = [PatientLink(source=primary.source.source, id=primary.id, grade="self")]
@@ -91,18 +107,8 @@ def to_out(group: MatchGroup) -> PatientOut:
             )
         )
     return PatientOut(
-        id=primary.id,
+        **{field: getattr(primary, field) for field in _PATIENT_FIELDS},
         source=primary.source.source,
-        identifiers=primary.identifiers,
-        name=primary.name,
-        other_names=primary.other_names,
-        birth_date=primary.birth_date,
-        gender=primary.gender,
-        phones=primary.phones,
-        emails=primary.emails,
-        address=primary.address,
-        language=primary.language,
-        active=primary.active,
         links=links,
         possible_duplicates=group.possible_duplicates,
         warnings=[w for r in group.records for w in r.warnings],

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from mappers import InvalidId, MappingError, decode_id, from_fhir
-from mappers.model import Schedule, Slot
+from mappers.model import Slot
 
 from ..cache import Cache, CacheKeys
 from ..sources import SourceHandle, TenantSources
@@ -61,23 +61,14 @@ def slots_generation_key(keys: CacheKeys, tenant: str) -> str:
     return keys.plain("slots-gen", tenant, "n")
 
 
-async def _schedules(
-    handle: SourceHandle, actor: str | None, service_type: str | None
-) -> dict[str, Schedule]:
-    params: dict[str, str] = {"_count": "200"}
-    if actor:
-        params["actor"] = actor
-    if service_type:
-        params["service-type"] = service_type
-    out: dict[str, Schedule] = {}
-    async for resource in handle.client.search("Schedule", params):
-        try:
-            record = from_fhir(resource, source=handle.id)
-        except MappingError:
-            continue
-        if isinstance(record, Schedule):
-            out[record.id] = record
-    return out
+async def _schedule_ids(handle: SourceHandle, actor: str) -> list[str]:
+    """Upstream ids of the actor's Schedules (only ids are needed: no mapping)."""
+    ids: list[str] = []
+    async for resource in handle.client.search("Schedule", {"actor": actor, "_count": "200"}):
+        rid = resource.get("id")
+        if isinstance(rid, str) and rid:
+            ids.append(rid)
+    return ids
 
 
 async def _slots_of(handle: SourceHandle, query: SlotQuery, actor: str | None) -> list[Slot]:
@@ -87,10 +78,10 @@ async def _slots_of(handle: SourceHandle, query: SlotQuery, actor: str | None) -
         "_count": "200",
     }
     if actor is not None:
-        schedules = await _schedules(handle, actor, None)
+        schedules = await _schedule_ids(handle, actor)
         if not schedules:
             return []
-        params["schedule"] = ",".join(f"Schedule/{decode_id(s).id}" for s in schedules)
+        params["schedule"] = ",".join(f"Schedule/{sid}" for sid in schedules)
     if query.service_type:
         params["service-type"] = query.service_type
     out: list[Slot] = []
