@@ -1,0 +1,136 @@
+"""A small HTTP/1.1 load generator: keep-alive connections, one request in flight each.
+
+httpx spends more CPU per request than the servers we measure, so a load loop built on
+it measures itself. This one sends pre-built request bytes over raw asyncio streams and
+reads just enough of each response (status line, Content-Length, body), and runs in its
+own process so the client never shares an interpreter with anything it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["LoadResult", "build_request", "run_load"]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    seconds: float
+    failures: int
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+
+def build_request(
+    url: str,
+    headers: dict[str, str],
+    body: Any | None,
+    *,
+    raw: bytes | None = None,
+    content_type: str = "application/edi-x12",
+) -> bytes:
+    """The exact bytes of one POST (a JSON ``body`` or ``raw`` bytes) or GET (neither)."""
+    parts = urlsplit(url)
+    if raw is not None:
+        payload, kind = raw, content_type
+    elif body is not None:
+        payload, kind = json.dumps(body).encode(), "application/json"
+    else:
+        payload, kind = b"", ""
+    lines = [f"{'POST' if kind else 'GET'} {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if kind:
+        lines += [f"Content-Type: {kind}", f"Content-Length: {len(payload)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _run(
+    host: str, port: int, request: bytes, connections: int, seconds: float, warmup: int
+) -> LoadResult:
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(host, port)
+
+    conns = [await connect() for _ in range(connections)]
+    for reader, writer in conns:
+        for _ in range(max(1, warmup // connections)):
+            await _exchange(reader, writer, request)
+    done = 0
+    failures = 0
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal done, failures
+        while (t0 := time.perf_counter()) < stop:
+            status = await _exchange(reader, writer, request)
+            latencies.append(time.perf_counter() - t0)
+            done += 1
+            if status >= 400:
+                failures += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop(r, w) for r, w in conns))
+    elapsed = time.perf_counter() - start
+    for _, writer in conns:
+        writer.close()
+    return LoadResult(done, elapsed, failures, latencies)
+
+
+def _child(args: tuple[Any, ...], cpus: set[int] | None, out: Any) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    out.send(asyncio.run(_run(*args)))
+
+
+def run_load(
+    url: str,
+    request: bytes,
+    *,
+    connections: int,
+    seconds: float,
+    warmup: int = 200,
+    cpus: set[int] | None = None,
+) -> LoadResult:
+    """Drive ``url`` from a fresh process (on ``cpus`` if given) for ``seconds``."""
+    parts = urlsplit(url)
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    args = (parts.hostname, parts.port, request, connections, seconds, warmup)
+    proc = ctx.Process(target=_child, args=(args, cpus, child), daemon=True)
+    proc.start()
+    child.close()
+    result: LoadResult = parent.recv()
+    proc.join(10)
+    return result
