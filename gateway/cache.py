@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -20,7 +20,10 @@ from redis.exceptions import RedisError
 
 from .logs import get_logger
 
-__all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache"]
+__all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache", "Write"]
+
+# (key, value, TTL in seconds; 0 or less keeps it without expiry)
+Write = tuple[str, bytes, float]
 
 log = get_logger(__name__)
 
@@ -35,6 +38,10 @@ class Cache(Protocol):
         ...
 
     async def delete(self, key: str) -> None: ...
+    async def write(self, sets: Sequence[Write], deletes: Sequence[str] = ()) -> bool:
+        """``sets`` then ``deletes``, in that order, in one round trip; True if applied."""
+        ...
+
     async def incr(self, key: str) -> int: ...
     async def ping(self) -> bool: ...
 
@@ -43,14 +50,14 @@ class CacheKeys:
     """Cache key builder; every caller-supplied part is hashed with a secret key."""
 
     def __init__(self, secret: str, prefix: str = "fd") -> None:
-        self._secret = hashlib.sha256(secret.encode()).digest()
+        # Keyed once; each digest starts from a copy (keying costs more than copying).
+        self._keyed = hashlib.blake2b(key=hashlib.sha256(secret.encode()).digest(), digest_size=16)
         self._prefix = prefix
 
     def digest(self, *parts: str) -> str:
-        h = hashlib.blake2b(key=self._secret, digest_size=16)
-        for part in parts:
-            h.update(part.encode())
-            h.update(b"\x1f")
+        h = self._keyed.copy()
+        # Each part followed by a unit separator, fed in one update.
+        h.update("".join(f"{part}\x1f" for part in parts).encode())
         return h.hexdigest()
 
     def key(self, kind: str, tenant: str, *parts: str) -> str:
@@ -95,6 +102,13 @@ class MemoryCache:
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+
+    async def write(self, sets: Sequence[Write], deletes: Sequence[str] = ()) -> bool:
+        for key, value, ttl in sets:
+            await self.set(key, value, ttl)
+        for key in deletes:
+            await self.delete(key)
+        return True
 
     async def incr(self, key: str) -> int:
         async with self._lock:
@@ -180,6 +194,25 @@ class RedisCache:
             self._failed("delete", exc)
             return
         self._ok()
+
+    async def write(self, sets: Sequence[Write], deletes: Sequence[str] = ()) -> bool:
+        # A plain pipeline: one round trip, commands applied in order (no MULTI needed:
+        # readers only rely on the order, and a later delete follows the sets).
+        pipe = self._redis.pipeline(transaction=False)
+        for key, value, ttl in sets:
+            if ttl > 0:
+                pipe.set(key, value, px=max(1, int(ttl * 1000)))
+            else:
+                pipe.set(key, value)
+        for key in deletes:
+            pipe.delete(key)
+        try:
+            await pipe.execute()
+        except RedisError as exc:
+            self._failed("write", exc)
+            return False
+        self._ok()
+        return True
 
     async def incr(self, key: str) -> int:
         try:

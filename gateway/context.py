@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from contextvars import ContextVar
 
 __all__ = ["new_request_id", "request_id"]
@@ -15,7 +15,7 @@ def new_request_id(incoming: str | None) -> str:
     if incoming and len(incoming) <= 64 and incoming.replace("-", "").isalnum():
         value = incoming
     else:
-        value = uuid.uuid4().hex
+        value = secrets.token_hex(16)
     _request_id.set(value)
     return value
 

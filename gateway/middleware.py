@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .audit import AuditEvent, Outcome
 from .context import new_request_id
-from .logs import get_logger
+from .logs import access_log
 from .problems import problem_response
 from .runtime import Runtime
 
 __all__ = ["BodyLimit", "Observe", "install_middleware", "note_audit"]
 
-log = get_logger("frontdesk.access")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def note_audit(
@@ -27,9 +27,11 @@ def note_audit(
     sources: list[str] | None = None,
 ) -> None:
     """Mark this request as touching PHI; the audit middleware writes the event."""
-    request.state.audit_action = action
-    request.state.audit_patients = tuple(patient_ids or ())
-    request.state.audit_sources = tuple(sources or ())
+    # Straight into the scope's state dict that Observe reads (request.state wraps it).
+    state = request.scope.setdefault("state", {})
+    state["audit_action"] = action
+    state["audit_patients"] = tuple(patient_ids or ())
+    state["audit_sources"] = tuple(sources or ())
 
 
 def _outcome(status: int, partial: bool) -> Outcome:
@@ -96,15 +98,16 @@ class Observe:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Taken when the app builds its middleware, after logging is configured.
+        self.access_log = access_log()
+        self._latency: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers", []))
-        incoming = headers.get(b"x-request-id")
+        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
         rid = new_request_id(incoming.decode("latin-1") if incoming else None)
-        structlog.contextvars.bind_contextvars(request_id=rid)
         started = time.perf_counter()
         status = 500
 
@@ -119,17 +122,21 @@ class Observe:
             await self.app(scope, receive, send_with_id)
         finally:
             self._after(scope, rid, status, time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("request_id")
 
     def _after(self, scope: Scope, rid: str, status: int, elapsed: float) -> None:
-        method = scope["method"]
+        # A client picks the method: anything unusual is one label, not a new series each.
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         # The route template, never the raw path or query: both can carry PHI.
         route = getattr(scope.get("route"), "path", "unmatched")
-        log.info("request", method=method, route=route, status=status, ms=round(elapsed * 1000, 1))
+        self.access_log(method, route, status, round(elapsed * 1000, 1))
         runtime: Runtime | None = getattr(scope["app"].state, "runtime", None)
         if runtime is None:
             return
-        runtime.metrics.request_latency.labels(method, route, f"{status // 100}xx").observe(elapsed)
+        labels = (method, route, f"{status // 100}xx")
+        latency = self._latency.get(labels)
+        if latency is None:  # bounded: known methods x route templates x status classes
+            latency = self._latency[labels] = runtime.metrics.request_latency.labels(*labels)
+        latency.observe(elapsed)
         state = scope.get("state", {})
         action = state.get("audit_action")
         principal = state.get("principal")

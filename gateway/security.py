@@ -38,7 +38,10 @@ def hash_api_key(key: str) -> str:
 
 class Authenticator:
     def __init__(self, clients: list[ApiClientConfig], jwt_config: JwtConfig | None = None) -> None:
-        self._by_hash = {c.key_sha256: c for c in clients}
+        # Principals built once: authentication runs on every request.
+        self._by_hash = {
+            c.key_sha256: Principal(c.id, c.tenant, frozenset(c.scopes)) for c in clients
+        }
         self._jwt = jwt_config
         self._keys: KeySet | None = None
         if jwt_config is not None:
@@ -51,9 +54,9 @@ class Authenticator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise NotAuthenticated("Authorization must be 'Bearer <token>'")
-        client = self._by_hash.get(hash_api_key(token))
-        if client is not None:
-            return Principal(client.id, client.tenant, frozenset(client.scopes))
+        principal = self._by_hash.get(hash_api_key(token))
+        if principal is not None:
+            return principal
         if self._jwt is not None and token.count(".") == 2:
             return self._from_jwt(token)
         raise NotAuthenticated("unknown API key or token")

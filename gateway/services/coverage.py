@@ -12,6 +12,7 @@ real-time service gets the EHR's Coverage, status ``unknown``, origin ``ehr``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import secrets
 import time
@@ -147,6 +148,17 @@ class _Asked:
         return self.dos.isoformat()
 
 
+@functools.lru_cache(maxsize=256)
+def _service_types(asked: tuple[str, ...]) -> tuple[str, ...]:
+    """Sorted, deduplicated, checked codes (cached: desks ask for the same few sets)."""
+    codes = tuple(sorted({c.strip().upper() for c in asked}))
+    if not codes or not all(_SERVICE_TYPE.match(c) for c in codes):
+        raise InvalidRequest("service_types must be X12 service type codes such as 30 or 98")
+    if len(codes) > 10:
+        raise InvalidRequest("at most 10 service types per check")
+    return codes
+
+
 def _validate(desk: CoverageDesk, query: CoverageQuery) -> _Asked:
     if query.patient_id is None:
         if not (query.member_id and query.payer_id):
@@ -155,11 +167,7 @@ def _validate(desk: CoverageDesk, query: CoverageQuery) -> _Asked:
             raise InvalidRequest("a member id check needs first_name, last_name and birth_date")
     elif query.member_id or query.payer_id:
         raise InvalidRequest("give patient_id or member_id with payer_id, not both")
-    codes = tuple(sorted({c.strip().upper() for c in query.service_types}))
-    if not codes or not all(_SERVICE_TYPE.match(c) for c in codes):
-        raise InvalidRequest("service_types must be X12 service type codes such as 30 or 98")
-    if len(codes) > 10:
-        raise InvalidRequest("at most 10 service types per check")
+    codes = _service_types(query.service_types)
     npi = query.provider_npi or desk.tenant.provider_npi
     if not npi:
         raise InvalidRequest("no provider NPI: give provider_npi or configure the tenant's")
@@ -192,15 +200,15 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
     )
     if query.patient_id is None:
         assert query.member_id is not None
-        target = _member_target(desk, query)
-        assert target.payer is not None
+        payer = _member_payer(desk, query)
         # Keyed by the payer's configured id, as the flight below stores it, so every
         # alias of a payer (its config id or any of its payer ids) hits the same entry.
         subject = Subject.member(
-            tenant, target.payer.id, query.member_id, asked.service_types, asked.dos_text
+            tenant, payer.id, query.member_id, asked.service_types, asked.dos_text
         )
         if not query.fresh and (body := await desk.store.get(subject)) is not None:
             return CoverageAnswer(body)
+        target = _member_target(query, payer)
     else:
         assert alias is not None
         if not query.fresh and (body := await desk.store.get(alias)) is not None:
@@ -357,11 +365,16 @@ def _ehr_answer(desk: CoverageDesk, target: _Target) -> EligibilityResult:
     )
 
 
-def _member_target(desk: CoverageDesk, query: CoverageQuery) -> _Target:
-    assert query.payer_id is not None
+def _member_payer(desk: CoverageDesk, query: CoverageQuery) -> PayerConfig:
     payer = desk.payer_config(query.payer_id)
     if payer is None:
         raise InvalidRequest("unknown payer_id: not among the tenant's configured payers")
+    return payer
+
+
+def _member_target(query: CoverageQuery, payer: PayerConfig) -> _Target:
+    """The question a member-id check asks (built only once the cache has no answer)."""
+    assert query.payer_id is not None
     person = Person(
         first_name=query.first_name,
         last_name=query.last_name,

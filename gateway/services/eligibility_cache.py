@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from mappers.model import EligibilityResult
 from mappers.x12 import RETRY_LATER_REASONS
 
-from ..cache import Cache, CacheKeys
+from ..cache import Cache, CacheKeys, Write
 
 __all__ = [
     "DATA_PROBLEM_REASONS",
@@ -103,20 +103,24 @@ class EligibilityStore:
 
     async def put(self, result: EligibilityResult, *subjects: Subject) -> None:
         """Cache ``result`` for ``subjects`` (fresh and last good, as the policy says)."""
-        await asyncio.gather(*self._writes(result, subjects))
+        writes = self._writes(result, subjects)
+        if writes:
+            await self.cache.write(writes)
 
     async def publish(
-        self, result: EligibilityResult, subject: Subject, done: tuple[str, bytes, float]
-    ) -> None:
-        """A flight's outcome in one round trip: the ``done`` record (key, value, TTL) and,
-        for a new answer (not one read back from the cache), its cache entries."""
-        key, value, ttl = done
+        self,
+        result: EligibilityResult,
+        subject: Subject,
+        done: Write,
+        release: str,
+    ) -> bool:
+        """A flight's outcome in one round trip: the ``done`` record, for a new answer (not
+        one read back from the cache) its cache entries, then the lock ``release`` deleted,
+        last, so a waiter that sees the lock gone finds the outcome. True if applied."""
         writes = [] if result.cached else self._writes(result, (subject,))
-        await asyncio.gather(self.cache.set(key, value, ttl), *writes)
+        return await self.cache.write([done, *writes], deletes=[release])
 
-    def _writes(
-        self, result: EligibilityResult, subjects: tuple[Subject, ...]
-    ) -> list[Awaitable[None]]:
+    def _writes(self, result: EligibilityResult, subjects: tuple[Subject, ...]) -> list[Write]:
         ttl = self.policy.ttl_for(result)
         good = (
             result.status in ("active", "inactive") and not result.stale and result.origin != "ehr"
@@ -125,21 +129,14 @@ class EligibilityStore:
             return []
         # Serialised once: the fresh entry and the last good one hold the same bytes.
         body = result.model_copy(update={"cached": True}).model_dump_json().encode()
-        writes: list[Awaitable[None]] = []
+        writes: list[Write] = []
         for subject in subjects:
             if ttl > 0:
                 alias = subject.parts[0] == "p"
-                writes.append(
-                    self.cache.set(
-                        self.key("elig", subject),
-                        body,
-                        min(ttl, self.policy.patient_alias_max) if alias else ttl,
-                    )
-                )
+                ttl_here = min(ttl, self.policy.patient_alias_max) if alias else ttl
+                writes.append((self.key("elig", subject), body, ttl_here))
             if good:
-                writes.append(
-                    self.cache.set(self.key("elig-good", subject), body, self.policy.last_good)
-                )
+                writes.append((self.key("elig-good", subject), body, self.policy.last_good))
         return writes
 
     async def last_good(self, subject: Subject) -> EligibilityResult | None:
@@ -229,15 +226,17 @@ class SingleFlight:
         while True:
             token = secrets.token_hex(8)
             if await cache.add(lock, token.encode(), self._lock_ttl):
+                released = False
                 try:
                     result = await produce()
                     body = token.encode() + b"\n" + result.model_dump_json().encode()
-                    # The outcome and the cache entries go together; the lock goes after,
-                    # so a waiter that sees it gone finds the outcome.
-                    await self._store.publish(result, subject, (done, body, self._done_ttl))
+                    released = await self._store.publish(
+                        result, subject, (done, body, self._done_ttl), release=lock
+                    )
                     return result
                 finally:
-                    await cache.delete(lock)
+                    if not released:
+                        await cache.delete(lock)
             holder = await cache.get(lock)
             while holder is not None:
                 if self._clock() >= deadline:

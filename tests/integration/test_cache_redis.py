@@ -79,3 +79,41 @@ async def test_memory_cache_expires_with_injected_clock():
     assert await cache.get("k") is None
     assert await cache.add("k", b"w", 10) is True
     assert await cache.add("k", b"x", 10) is False
+
+
+async def test_write_applies_sets_then_deletes_in_one_round_trip(redis_url: str):
+    cache = RedisCache.from_url(redis_url)
+    key = f"test:{uuid.uuid4().hex}"
+    try:
+        await cache.set(key + ":lock", b"me", 5)
+        applied = await cache.write(
+            [(key + ":a", b"1", 5), (key + ":b", b"2", 0)], deletes=[key + ":lock"]
+        )
+        assert applied is True
+        assert await cache.get(key + ":a") == b"1"
+        assert await cache.get(key + ":b") == b"2"
+        assert await cache.get(key + ":lock") is None
+        raw = cache._redis  # the TTLs as Redis holds them
+        assert 0 < await raw.pttl(key + ":a") <= 5000
+        assert await raw.pttl(key + ":b") == -1
+        await raw.delete(key + ":b")
+    finally:
+        await cache.aclose()
+
+
+async def test_write_reports_false_when_redis_is_away():
+    errors: list[str] = []
+    cache = RedisCache.from_url("redis://127.0.0.1:1/0", on_error=errors.append)
+    try:
+        assert await cache.write([("k", b"v", 5)], deletes=["lock"]) is False
+        assert errors == ["write"]
+    finally:
+        await cache.aclose()
+
+
+async def test_memory_cache_write_matches():
+    cache = MemoryCache()
+    await cache.set("lock", b"me", 5)
+    assert await cache.write([("a", b"1", 5)], deletes=["lock"]) is True
+    assert await cache.get("a") == b"1"
+    assert await cache.get("lock") is None

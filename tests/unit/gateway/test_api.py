@@ -292,3 +292,13 @@ async def test_appointments_of_one_person_come_from_every_ehr_that_knows_them():
         body = r.json()
         assert sorted(i["source"]["source"] for i in body["items"]) == ["ehr-a", "ehr-b"]
         assert sorted(s["source"] for s in body["sources"]) == ["ehr-a", "ehr-b"]
+
+
+async def test_an_unusual_method_is_one_metric_label_not_a_new_series():
+    async with sandbox_gateway() as gw:
+        for method in ("BREW", "PROPFIND"):
+            await gw.api.request(method, "/v1/slots", headers=auth())
+        text = (await gw.api.get("/metrics")).text
+        assert 'method="OTHER"' in text
+        assert "BREW" not in text
+        assert "PROPFIND" not in text

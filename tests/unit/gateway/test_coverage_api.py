@@ -155,3 +155,53 @@ async def test_check_is_audited_without_member_id_in_the_event(api: httpx.AsyncC
     events = [e for e in sink.events if getattr(e, "action", None) == "coverage.check"]
     assert events
     assert "W1234" not in repr(events)
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b'{"member_id": "X", "service_types": []}', "service_types"),
+        (b'{"patient_id": "has spaces"}', "patient_id"),
+        (b'{"member_id": "X", "birth_date": "1980-13-40"}', "birth_date"),
+        (b'{"member_id": "X", "shoe_size": 9}', "shoe_size"),
+        (b'{"member_id": ', ""),
+        (b"", ""),
+    ],
+)
+async def test_a_bad_body_names_the_field_and_never_echoes_values(
+    api: httpx.AsyncClient, content: bytes, field: str
+) -> None:
+    response = await api.post(
+        "/v1/coverage-checks", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "validation_error"
+    locs = [e["loc"] for e in problem["errors"]]
+    assert all(loc[0] == "body" for loc in locs)
+    if field:
+        assert any(field in loc for loc in locs)
+    assert "1980-13-40" not in response.text
+
+
+async def test_a_missing_or_unknown_key_is_401_before_the_body_is_read(
+    api: httpx.AsyncClient,
+) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}):
+        response = await api.post("/v1/coverage-checks", content=b"not json", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == "unauthorized"
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_openapi_documents_the_check_body_header_and_bearer_auth(
+    api: httpx.AsyncClient,
+) -> None:
+    spec = (await api.get("/openapi.json")).json()
+    check = spec["paths"]["/v1/coverage-checks"]["post"]
+    body = check["requestBody"]["content"]["application/json"]["schema"]
+    assert {"patient_id", "member_id", "service_types"} <= set(body["properties"])
+    assert [p["name"] for p in check["parameters"]] == ["Cache-Control"]
+    assert check["security"] == [{"bearer": []}]
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert "security" not in spec["paths"]["/healthz"]["get"]
