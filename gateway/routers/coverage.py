@@ -8,6 +8,7 @@ from mappers.model import EligibilityResult
 
 from ..deps import CurrentPrincipal, RuntimeDep, authorize, json_body, require_scope
 from ..middleware import note_audit
+from ..request_only_route import RequestOnlyRoute
 from ..runtime import Runtime
 from ..schemas import CoverageBatchRequest, CoverageCheckRequest
 from ..services import coverage_batch as batch
@@ -27,9 +28,9 @@ def _no_cache(cache_control: str | None) -> bool:
     return cache_control is not None and "no-cache" in cache_control.lower()
 
 
-# The check reads its caller, body and header by hand: on a cached check FastAPI's
-# per-request dependency solving cost more than the whole answer (benchmarks/coverage.py).
-# The OpenAPI document still describes the body and the header.
+# The check reads its caller, body and header by hand and is served by a RequestOnlyRoute:
+# on a cached check FastAPI's per-request dependency solving cost more than the whole
+# answer (benchmarks/coverage.py). The OpenAPI document still describes body and header.
 _CHECK_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -47,13 +48,6 @@ _CHECK_DOC: dict[str, Any] = {
 }
 
 
-@router.post(
-    "",
-    operation_id="checkCoverage",
-    response_model=EligibilityResult,
-    responses={200: {"model": EligibilityResult}},
-    openapi_extra=_CHECK_DOC,
-)
 async def check(request: Request) -> Response:
     """Is the patient covered on the date of service, and what will the visit cost them.
 
@@ -90,6 +84,18 @@ async def check(request: Request) -> Response:
         media_type="application/json",
         headers={"Cache-Control": "no-store"},
     )
+
+
+router.add_api_route(
+    "",
+    check,
+    methods=["POST"],
+    operation_id="checkCoverage",
+    response_model=EligibilityResult,
+    responses={200: {"model": EligibilityResult}},
+    openapi_extra=_CHECK_DOC,
+    route_class_override=RequestOnlyRoute,
+)
 
 
 @router.post("/batch", dependencies=[_Check], operation_id="startCoverageBatch", status_code=202)
