@@ -77,7 +77,18 @@ def authorize(request: Request, scope: str) -> Principal:
 
 
 async def json_body(request: Request, model: type[_Model]) -> _Model:
-    """The request body validated as ``model``; errors answer 422 as a body parameter's do."""
+    """The request body validated as ``model``; errors answer 422 as a body parameter's do.
+
+    Like FastAPI's own body parameters (strict content type), only a JSON media type is
+    parsed as JSON."""
+    kind = next((v for k, v in request.scope["headers"] if k == b"content-type"), b"")
+    media = kind.split(b";", 1)[0].strip().lower()
+    if media != b"application/json" and not (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    ):
+        raise RequestValidationError(
+            [{"type": "content_type", "loc": ("body",), "msg": "send the body as application/json"}]
+        )
     try:
         return model.model_validate_json(await request.body())
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -205,3 +206,21 @@ async def test_openapi_documents_the_check_body_header_and_bearer_auth(
     assert check["security"] == [{"bearer": []}]
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert "security" not in spec["paths"]["/healthz"]["get"]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_a_body_that_is_not_declared_json_is_refused_like_other_routes(
+    api: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    raw = json.dumps(BODY).encode()
+    response = await api.post("/v1/coverage-checks", content=raw, headers=headers)
+    assert response.status_code == 422
+    expected = {"loc": ["body"], "msg": "send the body as application/json"}
+    assert response.json()["errors"] == [expected]
+    ok = await api.post(
+        "/v1/coverage-checks",
+        content=raw,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert ok.status_code == 200
