@@ -27,6 +27,8 @@ class LoadResult:
     seconds: float
     failures: int
     latencies: list[float]
+    # CPU the generator itself used over ``seconds``: near 1.0 it, not the server, limits
+    cpu_share: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -100,12 +102,13 @@ async def _run(
             if status >= 400:
                 failures += 1
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     await asyncio.gather(*(loop(r, w) for r, w in conns))
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     for _, writer in conns:
         writer.close()
-    return LoadResult(done, elapsed, failures, latencies)
+    return LoadResult(done, elapsed, failures, latencies, cpu / elapsed)
 
 
 def _child(args: tuple[Any, ...], cpus: set[int] | None, out: Any) -> None:

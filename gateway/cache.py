@@ -20,10 +20,18 @@ from redis.exceptions import RedisError
 
 from .logs import get_logger
 
-__all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache", "Write"]
+__all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache", "Release", "Write"]
 
 # (key, value, TTL in seconds; 0 or less keeps it without expiry)
 Write = tuple[str, bytes, float]
+# (key, the value it must still hold to be deleted)
+Release = tuple[str, bytes]
+
+# Compare-and-delete in one step: a lock whose TTL ran out may belong to someone else now.
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 log = get_logger(__name__)
 
@@ -38,8 +46,13 @@ class Cache(Protocol):
         ...
 
     async def delete(self, key: str) -> None: ...
-    async def write(self, sets: Sequence[Write], deletes: Sequence[str] = ()) -> bool:
-        """``sets`` then ``deletes``, in that order, in one round trip; True if applied."""
+    async def release(self, key: str, value: bytes) -> None:
+        """Delete ``key`` only while it still holds ``value`` (a lock this caller owns)."""
+        ...
+
+    async def write(self, sets: Sequence[Write], releases: Sequence[Release] = ()) -> bool:
+        """``sets``, then ``releases`` (as ``release``), in order, in one round trip;
+        True if applied."""
         ...
 
     async def incr(self, key: str) -> int: ...
@@ -103,11 +116,15 @@ class MemoryCache:
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
-    async def write(self, sets: Sequence[Write], deletes: Sequence[str] = ()) -> bool:
+    async def release(self, key: str, value: bytes) -> None:
+        if self._live(key) == value:
+            del self._data[key]
+
+    async def write(self, sets: Sequence[Write], releases: Sequence[Release] = ()) -> bool:
         for key, value, ttl in sets:
             await self.set(key, value, ttl)
-        for key in deletes:
-            await self.delete(key)
+        for key, value in releases:
+            await self.release(key, value)
         return True
 
     async def incr(self, key: str) -> int:
@@ -195,17 +212,25 @@ class RedisCache:
             return
         self._ok()
 
-    async def write(self, sets: Sequence[Write], deletes: Sequence[str] = ()) -> bool:
+    async def release(self, key: str, value: bytes) -> None:
+        try:
+            await self._redis.eval(_RELEASE, 1, key, value)
+        except RedisError as exc:
+            self._failed("release", exc)
+            return
+        self._ok()
+
+    async def write(self, sets: Sequence[Write], releases: Sequence[Release] = ()) -> bool:
         # A plain pipeline: one round trip, commands applied in order (no MULTI needed:
-        # readers only rely on the order, and a later delete follows the sets).
+        # readers only rely on the order, and a release follows the sets).
         pipe = self._redis.pipeline(transaction=False)
         for key, value, ttl in sets:
             if ttl > 0:
                 pipe.set(key, value, px=max(1, int(ttl * 1000)))
             else:
                 pipe.set(key, value)
-        for key in deletes:
-            pipe.delete(key)
+        for key, value in releases:
+            pipe.eval(_RELEASE, 1, key, value)
         try:
             await pipe.execute()
         except RedisError as exc:

@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
 from .problems import ProblemError
 from .runtime import Runtime
@@ -90,7 +91,13 @@ async def json_body(request: Request, model: type[_Model]) -> _Model:
             [{"type": "content_type", "loc": ("body",), "msg": "send the body as application/json"}]
         )
     try:
-        return model.model_validate_json(await request.body())
+        raw = await request.body()
+    except ClientDisconnect:
+        raise ProblemError(
+            400, "body_incomplete", "Request body incomplete", "the client went away mid-body"
+        ) from None
+    try:
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None

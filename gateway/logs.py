@@ -41,9 +41,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     flushed once per event-loop pass rather than once per line; see ``deferred_flush``)."""
     global _access_log
     if stream is None:
-        stream = open(  # noqa: SIM115 - lives as long as the process
-            sys.stderr.fileno(), "w", buffering=1 << 16, encoding="utf-8", closefd=False
-        )
+        stream = _buffered_stderr()
     out = LoopFlushedStream(stream)
     threshold = logging.getLevelName(level)
     _access_log = _line_writer(out) if threshold <= logging.INFO else _drop
@@ -61,6 +59,15 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         logger_factory=structlog.WriteLoggerFactory(cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
+
+
+def _buffered_stderr() -> TextIO:
+    """Standard error, block-buffered (it is line-buffered or unbuffered by default)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stderr  # replaced by something without a descriptor: use it as it is
+    return open(fd, "w", buffering=1 << 16, encoding="utf-8", closefd=False)
 
 
 def _line_writer(out: LoopFlushedStream) -> AccessLog:

@@ -98,8 +98,6 @@ class Observe:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Taken when the app builds its middleware, after logging is configured.
-        self.access_log = access_log()
         self._latency: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -128,7 +126,7 @@ class Observe:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         # The route template, never the raw path or query: both can carry PHI.
         route = getattr(scope.get("route"), "path", "unmatched")
-        self.access_log(method, route, status, round(elapsed * 1000, 1))
+        access_log()(method, route, status, round(elapsed * 1000, 1))
         runtime: Runtime | None = getattr(scope["app"].state, "runtime", None)
         if runtime is None:
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import fastapi.routing
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
@@ -35,5 +36,19 @@ class RequestOnlyRoute(APIRoute):
             raise TypeError(f"{path}: a RequestOnlyRoute endpoint takes only the Request")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        if _included_with_dependencies(self):
+            # Dependencies added where the router is included (or on the app) must run:
+            # FastAPI's own handler runs them, then calls the endpoint with the request.
+            return super().get_route_handler()
         endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
         return endpoint
+
+
+def _included_with_dependencies(route: APIRoute) -> bool:
+    # FastAPI 0.16x builds an included route's handler under this context variable; it is
+    # private, so its absence (another FastAPI) means no include-time dependencies to see.
+    var = getattr(fastapi.routing, "_effective_route_context_var", None)
+    context = var.get() if var is not None else None
+    if context is None or getattr(context, "original_route", None) is not route:
+        return False
+    return bool(getattr(context, "dependencies", None))

@@ -42,7 +42,7 @@ _CHECK_DOC: dict[str, Any] = {
             "in": "header",
             "required": False,
             "description": "`no-cache` asks the payer again instead of answering from cache.",
-            "schema": {"type": "string", "maxLength": 200},
+            "schema": {"type": "string"},
         }
     ],
 }
@@ -92,7 +92,13 @@ router.add_api_route(
     methods=["POST"],
     operation_id="checkCoverage",
     response_model=EligibilityResult,
-    responses={200: {"model": EligibilityResult}},
+    responses={
+        200: {"model": EligibilityResult},
+        422: {
+            "description": "The body is not a valid check (problem+json, code validation_error)",
+            "content": {"application/problem+json": {"schema": {"type": "object"}}},
+        },
+    },
     openapi_extra=_CHECK_DOC,
     route_class_override=RequestOnlyRoute,
 )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from mappers.model import EligibilityResult
 from mappers.x12 import RETRY_LATER_REASONS
 
-from ..cache import Cache, CacheKeys, Write
+from ..cache import Cache, CacheKeys, Release, Write
 
 __all__ = [
     "DATA_PROBLEM_REASONS",
@@ -112,13 +112,13 @@ class EligibilityStore:
         result: EligibilityResult,
         subject: Subject,
         done: Write,
-        release: str,
+        release: Release,
     ) -> bool:
         """A flight's outcome in one round trip: the ``done`` record, for a new answer (not
-        one read back from the cache) its cache entries, then the lock ``release`` deleted,
-        last, so a waiter that sees the lock gone finds the outcome. True if applied."""
+        one read back from the cache) its cache entries, then the lock ``release``d, last,
+        so a waiter that sees the lock gone finds the outcome. True if applied."""
         writes = [] if result.cached else self._writes(result, (subject,))
-        return await self.cache.write([done, *writes], deletes=[release])
+        return await self.cache.write([done, *writes], releases=[release])
 
     def _writes(self, result: EligibilityResult, subjects: tuple[Subject, ...]) -> list[Write]:
         ttl = self.policy.ttl_for(result)
@@ -225,18 +225,20 @@ class SingleFlight:
         delay = self._poll_initial
         while True:
             token = secrets.token_hex(8)
-            if await cache.add(lock, token.encode(), self._lock_ttl):
+            owner = token.encode()
+            if await cache.add(lock, owner, self._lock_ttl):
                 released = False
                 try:
                     result = await produce()
                     body = token.encode() + b"\n" + result.model_dump_json().encode()
                     released = await self._store.publish(
-                        result, subject, (done, body, self._done_ttl), release=lock
+                        result, subject, (done, body, self._done_ttl), release=(lock, owner)
                     )
                     return result
                 finally:
                     if not released:
-                        await cache.delete(lock)
+                        # Only while it is still ours: past its TTL another caller may hold it.
+                        await cache.release(lock, owner)
             holder = await cache.get(lock)
             while holder is not None:
                 if self._clock() >= deadline:

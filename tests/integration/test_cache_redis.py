@@ -81,18 +81,21 @@ async def test_memory_cache_expires_with_injected_clock():
     assert await cache.add("k", b"x", 10) is False
 
 
-async def test_write_applies_sets_then_deletes_in_one_round_trip(redis_url: str):
+async def test_write_applies_sets_then_releases_in_one_round_trip(redis_url: str):
     cache = RedisCache.from_url(redis_url)
     key = f"test:{uuid.uuid4().hex}"
     try:
         await cache.set(key + ":lock", b"me", 5)
+        await cache.set(key + ":theirs", b"them", 5)
         applied = await cache.write(
-            [(key + ":a", b"1", 5), (key + ":b", b"2", 0)], deletes=[key + ":lock"]
+            [(key + ":a", b"1", 5), (key + ":b", b"2", 0)],
+            releases=[(key + ":lock", b"me"), (key + ":theirs", b"me")],
         )
         assert applied is True
         assert await cache.get(key + ":a") == b"1"
         assert await cache.get(key + ":b") == b"2"
         assert await cache.get(key + ":lock") is None
+        assert await cache.get(key + ":theirs") == b"them"  # someone else's lock stays
         raw = cache._redis  # the TTLs as Redis holds them
         assert 0 < await raw.pttl(key + ":a") <= 5000
         assert await raw.pttl(key + ":b") == -1
@@ -105,15 +108,29 @@ async def test_write_reports_false_when_redis_is_away():
     errors: list[str] = []
     cache = RedisCache.from_url("redis://127.0.0.1:1/0", on_error=errors.append)
     try:
-        assert await cache.write([("k", b"v", 5)], deletes=["lock"]) is False
+        assert await cache.write([("k", b"v", 5)], releases=[("lock", b"me")]) is False
         assert errors == ["write"]
     finally:
         await cache.aclose()
 
 
+async def test_release_deletes_only_the_owners_lock(redis_url: str):
+    for cache in (RedisCache.from_url(redis_url), MemoryCache()):
+        key = f"test:{uuid.uuid4().hex}"
+        await cache.set(key, b"owner-2", 5)
+        await cache.release(key, b"owner-1")  # an expired holder must not free it
+        assert await cache.get(key) == b"owner-2"
+        await cache.release(key, b"owner-2")
+        assert await cache.get(key) is None
+        if isinstance(cache, RedisCache):
+            await cache.aclose()
+
+
 async def test_memory_cache_write_matches():
     cache = MemoryCache()
     await cache.set("lock", b"me", 5)
-    assert await cache.write([("a", b"1", 5)], deletes=["lock"]) is True
+    await cache.set("other", b"them", 5)
+    assert await cache.write([("a", b"1", 5)], releases=[("lock", b"me"), ("other", b"me")])
     assert await cache.get("a") == b"1"
     assert await cache.get("lock") is None
+    assert await cache.get("other") == b"them"

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
@@ -224,3 +225,53 @@ async def test_a_body_that_is_not_declared_json_is_refused_like_other_routes(
         headers={"Content-Type": "application/json; charset=utf-8"},
     )
     assert ok.status_code == 200
+
+
+async def test_a_client_gone_mid_body_gets_a_400_problem_not_a_500(
+    api: httpx.AsyncClient,
+) -> None:
+    app = api.app  # type: ignore[attr-defined]
+    sent: list[dict[str, object]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/coverage-checks",
+        "raw_path": b"/v1/coverage-checks",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"gw"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {KEY}".encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("gw", 80),
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["code"] == "body_incomplete"  # type: ignore[arg-type]
+
+
+async def test_an_oversized_body_is_refused_and_still_logged_and_counted(
+    api: httpx.AsyncClient,
+) -> None:
+    response = await api.post(
+        "/v1/coverage-checks",
+        content=b"{" + b" " * (1 << 20) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.headers["x-request-id"]  # Observe saw it: the refusal has an id
+    metrics = api.app.state.runtime.metrics  # type: ignore[attr-defined]
+    text = generate_latest(metrics.registry).decode()
+    assert 'status_class="4xx"' in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -11,8 +12,9 @@ import pytest
 from connectors import CircuitOpen, Unavailable
 from gateway.cache import MemoryCache
 from gateway.services.coverage import CoverageQuery, check_coverage
-from gateway.services.eligibility_cache import SingleFlight
+from gateway.services.eligibility_cache import SingleFlight, Subject
 from gateway.services.errors import InvalidRequest
+from mappers.model import EligibilityResult
 
 from .coverage_fakes import (
     FakeEhr,
@@ -313,3 +315,20 @@ async def test_single_flight_object_is_reusable_after_failure() -> None:
     with pytest.raises(RuntimeError):
         await flights.run(subject, boom, 1e12)  # type: ignore[arg-type]
     assert (await check_coverage(d, by_member())).result.status == "active"
+
+
+async def test_a_leader_past_its_lock_ttl_leaves_the_next_holders_lock_alone() -> None:
+    cache = MemoryCache()
+    payer = FakePayer(active())
+    d = desk({"acme": payer}, cache=cache)
+    subject = Subject.member("t1", "acme", "M-1", ("30",), dos().isoformat())
+    key = d.store.key("elig-lock", subject)
+
+    async def slow_produce() -> EligibilityResult:
+        # Meanwhile our lock expired and another process took the subject over.
+        await cache.set(key, b"someone-else", 30)
+        return active()
+
+    flights = SingleFlight(d.store, lock_ttl=10)
+    await flights.run(subject, slow_produce, deadline=time.monotonic() + 5)
+    assert await cache.get(key) == b"someone-else"

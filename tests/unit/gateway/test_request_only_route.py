@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 
 from gateway.request_only_route import RequestOnlyRoute
 
@@ -35,3 +35,29 @@ def test_an_endpoint_with_parameters_is_refused(kind: str) -> None:
     endpoint = with_query if kind == "query" else without_request
     with pytest.raises(TypeError, match="takes only the Request"):
         router.add_api_route("/x", endpoint, route_class_override=RequestOnlyRoute)
+
+
+@pytest.mark.parametrize("where", ["include", "app"])
+async def test_dependencies_added_where_the_router_is_included_still_run(where: str) -> None:
+    seen: list[str] = []
+
+    async def guard(request: Request) -> None:
+        seen.append(request.url.path)
+        if request.headers.get("x-allowed") != "yes":
+            raise HTTPException(403)
+
+    async def endpoint(request: Request) -> Response:
+        return Response(b"ok")
+
+    router = APIRouter()
+    router.add_api_route("/r", endpoint, methods=["GET"], route_class_override=RequestOnlyRoute)
+    if where == "include":
+        app = FastAPI()
+        app.include_router(router, dependencies=[Depends(guard)])
+    else:
+        app = FastAPI(dependencies=[Depends(guard)])
+        app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.get("/r")).status_code == 403
+        assert (await c.get("/r", headers={"X-Allowed": "yes"})).content == b"ok"
+    assert seen == ["/r", "/r"]
