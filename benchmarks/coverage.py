@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,7 +48,7 @@ def _cpus() -> tuple[set[int], set[int] | None]:
     return {mine[-1]}, set(mine[:-1])
 
 
-ROUNDS = 6
+ROUNDS = 10
 # keyword arguments of run_load for the two measurements
 SERVER_CPUS, LOAD_CPUS = _cpus()
 THROUGHPUT: dict[str, Any] = {"connections": 16, "seconds": 2.0, "warmup": 400, "cpus": LOAD_CPUS}
@@ -190,7 +191,26 @@ def _alternate(
     return runs
 
 
-def _measure(ports: dict[str, int]) -> dict[str, list[float]]:
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of ``pid`` so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _with_server_cpu(pid: int, run: Callable[[], LoadResult], out: list[float]) -> LoadResult:
+    """``run()``, noting the server's CPU microseconds per request into ``out``."""
+    before = _cpu_seconds(pid)
+    result = run()
+    after = _cpu_seconds(pid)
+    if before is not None and after is not None and result.requests:
+        out.append((after - before) / result.requests * 1e6)
+    return result
+
+
+def _measure(ports: dict[str, int], pids: dict[str, int]) -> dict[str, list[float]]:
     auth = {"Authorization": f"Bearer {KEY}"}
     gw = f"http://127.0.0.1:{ports['gateway']}/v1/coverage-checks"
     bare = f"http://127.0.0.1:{ports['bare']}/v1/coverage-checks"
@@ -205,11 +225,20 @@ def _measure(ports: dict[str, int]) -> dict[str, list[float]]:
             trace_number="bench",
         )
     )
+    cpu: dict[str, list[float]] = {"bare": [], "gateway": []}
     cached = _alternate(
         "bare",
-        lambda: run_load(bare, build_request(bare, {}, BODY), **THROUGHPUT),
+        lambda: _with_server_cpu(
+            pids["bare"],
+            lambda: run_load(bare, build_request(bare, {}, BODY), **THROUGHPUT),
+            cpu["bare"],
+        ),
         "gateway",
-        lambda: run_load(gw, build_request(gw, auth, BODY), **THROUGHPUT),
+        lambda: _with_server_cpu(
+            pids["gateway"],
+            lambda: run_load(gw, build_request(gw, auth, BODY), **THROUGHPUT),
+            cpu["gateway"],
+        ),
     )
     fresh = {**auth, "Cache-Control": "no-cache"}
     uncached = _alternate(
@@ -220,6 +249,8 @@ def _measure(ports: dict[str, int]) -> dict[str, list[float]]:
     )
     return {
         "load_cpu": [r.cpu_share for r in cached["bare"] + cached["gateway"]],
+        "bare_cpu_us": cpu["bare"],
+        "gateway_cpu_us": cpu["gateway"],
         "bare_rps": [r.rps for r in cached["bare"]],
         "gateway_rps": [r.rps for r in cached["gateway"]],
         "payer_p50": [r.p50 for r in uncached["payer"]],
@@ -258,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for port in ports.values():
             asyncio.run(_ready(f"http://127.0.0.1:{port}/"))
-        r = _measure(ports)
+        pids = {name: p.pid for name, p in zip(ports, procs, strict=True) if p.pid is not None}
+        r = _measure(ports, pids)
     finally:
         for p in procs:
             p.terminate()
@@ -278,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{_median(r['bare_rps']):.0f}/s -> ratio {_median(ratios):.2f} "
         f"[{min(ratios):.2f}-{max(ratios):.2f}] (target >= 0.70)"
     )
+    if r["bare_cpu_us"] and r["gateway_cpu_us"]:
+        bare_us, gw_us = _median(r["bare_cpu_us"]), _median(r["gateway_cpu_us"])
+        # Less sensitive to a shared machine's drift than requests per second.
+        print(
+            f"  server CPU per cached request: gateway {gw_us:.0f} us vs bare {bare_us:.0f} us "
+            f"-> capacity ratio {bare_us / gw_us:.2f}"
+        )
     busy = max(r["load_cpu"])
     verdict = (
         "the servers, not the generator, set the pace"
