@@ -16,6 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .logs import get_logger
@@ -153,7 +156,14 @@ class RedisCache:
     @classmethod
     def from_url(cls, url: str, on_error: Callable[[str], None] | None = None) -> RedisCache:
         client = aioredis.Redis.from_url(
-            url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=5
+            url,
+            socket_connect_timeout=0.5,
+            socket_timeout=0.5,
+            health_check_interval=5,
+            # After Redis restarts, every pooled connection is dead and its next command
+            # fails once: one immediate retry reconnects it. Timeouts are not retried,
+            # so a hung Redis still costs a request one timeout, not several.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(client, on_error)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -134,3 +135,26 @@ async def test_memory_cache_write_matches():
     assert await cache.get("a") == b"1"
     assert await cache.get("lock") is None
     assert await cache.get("other") == b"them"
+
+
+async def test_every_pooled_connection_survives_a_redis_restart(tmp_path):
+    # Each pooled connection is dead after a restart; the first command on each of them
+    # must reconnect and succeed, not count as a cache failure.
+    server = PrivateRedis(tmp_path)
+    server.start()
+    errors: list[str] = []
+    cache = RedisCache.from_url(server.url, on_error=errors.append)
+    try:
+        await until(cache.ping)
+        errors.clear()
+        await asyncio.gather(*(cache.get(f"k{n}") for n in range(8)))  # eight connections
+        server.stop()
+        server.start()
+        await until(cache.ping)
+        errors.clear()
+        await asyncio.gather(*(cache.set(f"k{n}", b"v", 5) for n in range(8)))
+        assert errors == []
+        assert await cache.get("k7") == b"v"
+    finally:
+        await cache.aclose()
+        server.stop()
