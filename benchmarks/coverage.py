@@ -21,11 +21,11 @@ import datetime as dt
 import multiprocessing
 import os
 import socket
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
@@ -258,10 +258,6 @@ def _measure(ports: dict[str, int], pids: dict[str, int]) -> dict[str, list[floa
     }
 
 
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def main(argv: list[str] | None = None) -> int:
     del argv
     from tests.servers import tcp_open
@@ -306,12 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         f"1 connection x {LATENCY['seconds']} s for latency; medians, range in brackets)"
     )
     print(
-        f"  cached throughput: gateway {_median(r['gateway_rps']):.0f}/s vs bare Redis GET "
-        f"{_median(r['bare_rps']):.0f}/s -> ratio {_median(ratios):.2f} "
+        f"  cached throughput: gateway {median(r['gateway_rps']):.0f}/s vs bare Redis GET "
+        f"{median(r['bare_rps']):.0f}/s -> ratio {median(ratios):.2f} "
         f"[{min(ratios):.2f}-{max(ratios):.2f}] (target >= 0.70)"
     )
     if r["bare_cpu_us"] and r["gateway_cpu_us"]:
-        bare_us, gw_us = _median(r["bare_cpu_us"]), _median(r["gateway_cpu_us"])
+        bare_us, gw_us = median(r["bare_cpu_us"]), median(r["gateway_cpu_us"])
         # Less sensitive to a shared machine's drift than requests per second.
         print(
             f"  server CPU per cached request: gateway {gw_us:.0f} us vs bare {bare_us:.0f} us "
@@ -325,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  load generator busy {busy:.0%} of its CPU at most ({verdict})")
     print(
-        f"  uncached p50: gateway {_median(r['gateway_p50']) * 1000:.2f} ms vs payer "
-        f"{_median(r['payer_p50']) * 1000:.2f} ms -> added {_median(added):.2f} ms "
+        f"  uncached p50: gateway {median(r['gateway_p50']) * 1000:.2f} ms vs payer "
+        f"{median(r['payer_p50']) * 1000:.2f} ms -> added {median(added):.2f} ms "
         f"[{min(added):.2f}-{max(added):.2f}] (target < 5 ms)"
     )
     return 0

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 
 from .problems import ProblemError
 from .runtime import Runtime
+from .scope_headers import header
 from .security import NotAuthenticated, Principal
 from .sources import TenantSources
 
@@ -43,16 +44,15 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def authenticate(request: Request) -> Principal:
     """The caller, from its bearer credentials; 401/403 problems otherwise."""
-    # The scope's own state dict and header list: Starlette's State and Headers wrappers
-    # cost more than the lookups themselves on this every-request path.
+    # The scope's own state dict and headers: Starlette's State and Headers wrappers cost
+    # more than the lookups themselves on this every-request path.
     state = request.scope.setdefault("state", {})
     known: Principal | None = state.get("principal")
     if known is not None:  # several dependencies of one request ask
         return known
     runtime: Runtime = request.app.state.runtime
-    authorization = next(
-        (v.decode("latin-1") for k, v in request.scope["headers"] if k == b"authorization"), None
-    )
+    raw = header(request.scope, b"authorization")
+    authorization = raw.decode("latin-1") if raw is not None else None
     try:
         principal = runtime.authenticator.authenticate(authorization)
     except NotAuthenticated as exc:
@@ -82,8 +82,7 @@ async def json_body(request: Request, model: type[_Model]) -> _Model:
 
     Like FastAPI's own body parameters (strict content type), only a JSON media type is
     parsed as JSON."""
-    kind = next((v for k, v in request.scope["headers"] if k == b"content-type"), b"")
-    media = kind.split(b";", 1)[0].strip().lower()
+    media = (header(request.scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
     if media != b"application/json" and not (
         media.startswith(b"application/") and media.endswith(b"+json")
     ):

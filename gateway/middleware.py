@@ -13,6 +13,7 @@ from .context import new_request_id
 from .logs import access_log
 from .problems import problem_response
 from .runtime import Runtime
+from .scope_headers import header
 
 __all__ = ["BodyLimit", "Observe", "install_middleware", "note_audit"]
 
@@ -55,7 +56,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)
             return
@@ -104,7 +105,7 @@ class Observe:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        incoming = header(scope, b"x-request-id")
         rid = new_request_id(incoming.decode("latin-1") if incoming else None)
         started = time.perf_counter()
         status = 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import timedelta
@@ -86,7 +87,7 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(
     events = [json.loads(line)["event"] for line in text.splitlines()]
     assert events.count("request") >= 6, "expected one access line per request"
     assert keys, "expected cache keys in Redis"
-    audit_text = json.dumps([e.as_dict() for e in audit.events])
+    audit_text = json.dumps([dataclasses.asdict(e) for e in audit.events])
     for value in phi:
         assert value not in text, "PHI in application logs"
         assert not any(value in k for k in keys), "PHI in a cache key"

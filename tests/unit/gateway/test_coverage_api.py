@@ -275,3 +275,13 @@ async def test_an_oversized_body_is_refused_and_still_logged_and_counted(
     metrics = api.app.state.runtime.metrics  # type: ignore[attr-defined]
     text = generate_latest(metrics.registry).decode()
     assert 'status_class="4xx"' in text
+
+
+async def test_a_plain_caller_request_id_is_kept_and_anything_else_replaced(
+    api: httpx.AsyncClient,
+) -> None:
+    kept = await api.get("/healthz", headers={"X-Request-Id": "desk-7-abc"})
+    assert kept.headers["x-request-id"] == "desk-7-abc"
+    replaced = await api.get("/healthz", headers={"X-Request-Id": 'x"}\n{"forged": 1'})
+    assert replaced.headers["x-request-id"] != 'x"}\n{"forged": 1'
+    assert len(replaced.headers["x-request-id"]) == 32
