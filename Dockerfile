@@ -17,6 +17,8 @@ COPY gateway ./gateway
 COPY mappers ./mappers
 COPY connectors ./connectors
 COPY conformance ./conformance
+COPY simulators ./simulators
+COPY frontdesk ./frontdesk
 RUN uv sync --frozen --no-dev --no-editable
 
 # --- runtime: the venv only, as a non-root user --------------------------------------

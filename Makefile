@@ -33,16 +33,16 @@ venv: $(VENV)/.synced
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy gateway mappers connectors conformance tests benchmarks
+	$(VENV)/bin/mypy gateway mappers connectors conformance simulators frontdesk tests benchmarks
 
 redis:
 	@scripts/redis.sh start
 
 hapi:
-	@conformance/hapi-server/hapi.sh start
+	@hapi-server/hapi.sh start
 
 hapi-stop:
-	@conformance/hapi-server/hapi.sh stop
+	@hapi-server/hapi.sh stop
 
 # The gateway on its sandbox: two simulated EHRs and a payer, in-memory cache.
 run: venv

@@ -1,0 +1,22 @@
+"""The conformance kit: is a FHIR server ready for frontdesk's front desk?
+
+Checks (capability, search, write, errors, payloads, timing) run against one server
+through `connectors.FhirClient` and raw httpx probes; every exchange is recorded as
+evidence. Reports: console (rich), JSON, JUnit XML, HTML. See README "Conformance kit".
+"""
+
+from conformance.context import KitConfig
+from conformance.model import Check, CheckResult, Exchange, Mode, Severity, Status
+from conformance.runner import Report, run_kit
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "Exchange",
+    "KitConfig",
+    "Mode",
+    "Report",
+    "Severity",
+    "Status",
+    "run_kit",
+]

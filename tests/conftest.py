@@ -19,7 +19,7 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def hapi_base_urls() -> tuple[str, str]:
     """Base URLs of EHR A and EHR B on real HAPI FHIR JPA servers (started when not running)."""
-    from conformance import hapi_launcher
+    from tests.support import hapi_launcher
 
     try:
         return hapi_launcher.ensure_running()

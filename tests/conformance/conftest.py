@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance.kit import KitConfig, Mode, Report, run_kit
+from conformance import KitConfig, Mode, Report, run_kit
 from connectors import PROFILES
 
 
@@ -18,7 +18,7 @@ def statuses(report: Report) -> dict[str, str]:
 @pytest.fixture
 async def sandbox_report() -> Report:
     """One write-mode run against the in-memory sandbox (no network)."""
-    from conformance.sandbox import create_fhir_app
+    from simulators.fhir_server import create_fhir_app
 
     transport = httpx.ASGITransport(app=create_fhir_app())
     config = KitConfig("http://sandbox.test/fhir", profile=PROFILES["hapi"], mode=Mode.WRITE)

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from gateway.cli import app
+from frontdesk.cli import app
 
 pytestmark = pytest.mark.hapi
 

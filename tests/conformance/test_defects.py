@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance.kit import KitConfig, Mode, run_kit
+from conformance import KitConfig, Mode, run_kit
 from connectors import PROFILES
 from tests.conformance.conftest import blocking
 from tests.conformance.defect_proxy import Defect, DefectProxy

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.kit import KitConfig, Mode, Status, run_kit
-from conformance.kit.context import TAG_SYSTEM
-from conformance.kit.fixtures import delete_tagged
+from conformance import KitConfig, Mode, Status, run_kit
+from conformance.context import TAG_SYSTEM
+from conformance.fixtures import delete_tagged
 from connectors import PROFILES, FhirClient
 from tests.conformance.conftest import blocking, statuses
 

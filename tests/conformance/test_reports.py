@@ -9,14 +9,14 @@ from dataclasses import replace
 import httpx
 from typer.testing import CliRunner
 
-from conformance.kit import CheckResult, Report, Severity, Status
-from conformance.kit.command import auth_headers
-from conformance.kit.recorder import interaction_of
-from conformance.kit.redact import MASK, Redactor
-from conformance.kit.report_html import to_html
-from conformance.kit.report_json import SCHEMA, to_json
-from conformance.kit.report_junit import to_junit
-from gateway.cli import app
+from conformance import CheckResult, Report, Severity, Status
+from conformance.command import auth_headers
+from conformance.recorder import interaction_of
+from conformance.redact import MASK, Redactor
+from conformance.report_html import to_html
+from conformance.report_json import SCHEMA, to_json
+from conformance.report_junit import to_junit
+from frontdesk.cli import app
 
 
 def _with_failure(report: Report) -> Report:
@@ -123,6 +123,6 @@ def test_kit_does_not_import_the_gateway():
     import subprocess
     import sys
 
-    code = "import sys, conformance.kit.command; print('gateway' in sys.modules)"
+    code = "import sys, conformance.command; print('gateway' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from conformance.sandbox import create_fhir_app
+from simulators.fhir_server import create_fhir_app
 from tests.contract.fhir import Fhir
 
 SANDBOX_BASE_URL = "http://ehr-a.sandbox/fhir"

@@ -39,7 +39,7 @@ def _start_gateway(config: Path, port: int, log: Path) -> subprocess.Popen[bytes
             [
                 sys.executable,
                 "-m",
-                "gateway",
+                "frontdesk",
                 "serve",
                 "--config",
                 str(config),

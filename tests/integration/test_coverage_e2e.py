@@ -22,7 +22,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conformance.payer_sim import (
+from gateway.app import create_app
+from gateway.audit import MemoryAuditSink
+from mappers import encode_id
+from simulators.payer import (
     SIM_PAYER_ID,
     MemberTable,
     SimulatorControl,
@@ -30,11 +33,8 @@ from conformance.payer_sim import (
     default_members,
     simulator_control,
 )
-from conformance.seed import build_resources
-from conformance.seed.run import seed_server
-from gateway.app import create_app
-from gateway.audit import MemoryAuditSink
-from mappers import encode_id
+from simulators.seed import build_resources
+from simulators.seed.run import seed_server
 from tests.support.gateway_env import auth, settings_for
 from tests.support.payer_env import sim_payer, to_simulator, with_payers
 

@@ -100,9 +100,9 @@ async def test_seeded_names_birth_dates_and_mrns_never_reach_logs_or_cache_keys(
     """The sandbox's seeded EHRs, a real Redis, and a PSR session over many patients."""
     from datetime import date
 
-    from conformance.seed import build_resources
     from gateway.cache import RedisCache
-    from gateway.sandbox import build_sandbox
+    from simulators.sandbox import build_sandbox
+    from simulators.seed import build_resources
 
     monkeypatch.setenv("FRONTDESK_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
     monkeypatch.setenv("FRONTDESK_HASH_KEY", "phi-seed-secret")

@@ -8,8 +8,8 @@ from datetime import date
 import httpx
 import pytest
 
-from conformance.seed import RESOURCE_ORDER, build_resources
-from conformance.seed.run import seed_server
+from simulators.seed import RESOURCE_ORDER, build_resources
+from simulators.seed.run import seed_server
 
 pytestmark = pytest.mark.hapi
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from conformance.payer_sim import SIM_PAYER_IDS, SIM_PAYER_NAME
 from gateway.settings import PayerConfig, Settings
+from simulators.payer import SIM_PAYER_IDS, SIM_PAYER_NAME
 
 __all__ = ["SIM_ENDPOINT", "sim_payer", "to_simulator", "with_payers"]
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from conformance.sandbox import create_fhir_app
 from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from gateway.cache import MemoryCache
 from gateway.settings import SourceConfig
+from simulators.fhir_server import create_fhir_app
 from tests.support.asgi import running
 from tests.support.gateway_env import settings_for
 

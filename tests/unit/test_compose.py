@@ -159,7 +159,7 @@ def test_dockerfile_runs_as_non_root_and_fetches_nothing_at_runtime() -> None:
     assert not [args for ins, args in runtime if ins == "RUN" and re.search(r"pip|uv ", args)]
 
 
-@pytest.mark.parametrize("path", [".venv", ".git", "conformance/hapi-server", "tests"])
+@pytest.mark.parametrize("path", [".venv", ".git", "hapi-server", "tests"])
 def test_dockerignore_keeps_local_state_out_of_the_build_context(path: str) -> None:
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert path in ignored
@@ -168,12 +168,12 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context(path: str) -> N
 def test_payer_simulator_serves_the_gateway_config_payers() -> None:
     services = compose()["services"]
     sim = services["payer-sim"]
-    assert "conformance.payer_sim:create_payer_app" in sim["command"]
+    assert "simulators.payer:create_payer_app" in sim["command"]
     assert services["gateway"]["depends_on"]["payer-sim"]["condition"] == "service_healthy"
     config = yaml.safe_load((ROOT / "deploy" / "frontdesk.compose.yaml").read_text())
     [payers] = [t["payers"] for t in config["tenants"]]
     assert payers[0]["endpoint"] == "http://payer-sim:8090/x12/270"
     # The simulator really answers for the payer ids the config routes to it.
-    from conformance.payer_sim import SIM_PAYER_IDS
+    from simulators.payer import SIM_PAYER_IDS
 
     assert set(payers[0]["payer_ids"]) <= set(SIM_PAYER_IDS)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from conformance.seed import (
+from simulators.seed import (
     GROUND_TRUTH_FILE,
     MAX_BUNDLE_ENTRIES,
     RESOURCE_ORDER,
@@ -19,7 +19,7 @@ from conformance.seed import (
     build_resources,
     ground_truth,
 )
-from conformance.seed.people import typo
+from simulators.seed.people import typo
 
 TODAY = date(2026, 3, 2)  # a Monday; DST starts in the US on 8 March 2026, inside the window
 PROFILES = ("ehr-a", "ehr-b")

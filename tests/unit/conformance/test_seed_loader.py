@@ -10,12 +10,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from conformance.sandbox import create_fhir_app
-from conformance.seed import SeedError, build_bundles, load
-from conformance.seed.loader import entry_outcome
-from conformance.seed.run import format_report
 from connectors import FhirClient
-from gateway.cli import app
+from frontdesk.cli import app
+from simulators.fhir_server import create_fhir_app
+from simulators.seed import SeedError, build_bundles, load
+from simulators.seed.loader import entry_outcome
+from simulators.seed.run import format_report
 
 TODAY = date(2026, 3, 2)
 NO_CHANGE = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from conformance.seed import build_resources, ground_truth
 from gateway.services.matching import match_patients
 from mappers import decode_id, from_fhir
 from mappers.model import Patient
+from simulators.seed import build_resources, ground_truth
 
 SEED = 7
 TODAY = date(2026, 11, 26)

@@ -19,11 +19,11 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from conformance.sandbox import create_fhir_app
 from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from gateway.cache import MemoryCache
 from gateway.settings import SourceConfig
+from simulators.fhir_server import create_fhir_app
 from tests.support.gateway_env import API_KEY, clinic, settings_for
 from tests.support.sandbox_env import BASE_A, BASE_B
 

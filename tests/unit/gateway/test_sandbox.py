@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.app import create_app
-from gateway.sandbox import build_sandbox
+from simulators.sandbox import build_sandbox
 from tests.support.asgi import running
 
 TODAY = date(2026, 11, 26)

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conformance.payer_sim import SCENARIO_MEMBERS, MemberTable, create_payer_app
 from mappers.model import EligibilityRequest, Person
+from simulators.payer import SCENARIO_MEMBERS, MemberTable, create_payer_app
 
 NOW = datetime(2026, 1, 5, 14, 30, 15, tzinfo=UTC)
 DOS = date(2026, 1, 5)

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conformance.payer_sim import create_payer_app, simulator_control
 from mappers.x12 import build_270, parse_271
+from simulators.payer import create_payer_app, simulator_control
 
 from .conftest import NOW, FakeSleep, inquiry, scenario_table
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from conformance.payer_sim import MemberTable, create_payer_app, default_members
-from conformance.payer_sim.members import derive_benefits, names_match
-from conformance.seed import build_resources
 from mappers.x12 import build_270, parse_271
+from simulators.payer import MemberTable, create_payer_app, default_members
+from simulators.payer.members import derive_benefits, names_match
+from simulators.seed import build_resources
 
 from .conftest import inquiry
 

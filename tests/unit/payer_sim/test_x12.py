@@ -7,10 +7,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conformance.payer_sim import create_payer_app
 from connectors.eligibility import X12Eligibility
 from mappers.model import Benefit, EligibilityResult, Person
 from mappers.x12 import build_270, parse_271
+from simulators.payer import create_payer_app
 
 from .conftest import inquiry
 
@@ -297,7 +297,7 @@ async def test_core_envelope_without_payload_is_an_envelope_error(
 async def test_shared_member_id_answers_the_holder_named(app: Starlette) -> None:
     from dataclasses import replace
 
-    from conformance.payer_sim import SCENARIO_MEMBERS, MemberTable
+    from simulators.payer import SCENARIO_MEMBERS, MemberTable
 
     spouse = replace(
         SCENARIO_MEMBERS[0], first_name="JOAN", birth_date=date(1981, 2, 2), gender="female"

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.sandbox import create_fhir_app, sandbox_server
+from simulators.fhir_server import create_fhir_app, sandbox_server
 
 BASE = "http://ehr-a.sandbox/fhir"
 FHIR = {"Accept": "application/fhir+json", "Content-Type": "application/fhir+json"}

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conformance.sandbox.dates import matches, parse_range, split_prefix
+from simulators.fhir_server.dates import matches, parse_range, split_prefix
 
 
 def test_precision_sets_the_range() -> None:

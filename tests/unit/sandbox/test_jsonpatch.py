@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.sandbox.jsonpatch import apply_patch
-from conformance.sandbox.outcome import FhirError
+from simulators.fhir_server.jsonpatch import apply_patch
+from simulators.fhir_server.outcome import FhirError
 
 
 def test_operations_apply_in_order_without_touching_the_input() -> None:

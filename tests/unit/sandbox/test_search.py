@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.sandbox.outcome import FhirError
-from conformance.sandbox.search import normalize, parse_search, split_values
+from simulators.fhir_server.outcome import FhirError
+from simulators.fhir_server.search import normalize, parse_search, split_values
 
 SLOT = {
     "resourceType": "Slot",

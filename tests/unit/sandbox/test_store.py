@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.sandbox.outcome import FhirError
-from conformance.sandbox.search import parse_query
-from conformance.sandbox.store import FhirStore, parse_if_match
+from simulators.fhir_server.outcome import FhirError
+from simulators.fhir_server.search import parse_query
+from simulators.fhir_server.store import FhirStore, parse_if_match
 
 
 def test_versions_and_tombstones() -> None:

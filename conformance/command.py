@@ -1,0 +1,106 @@
+"""The work behind `frontdesk conformance`: build the config, run, print, write reports.
+
+Also `assert_conformant` for teams that prefer running the kit from pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from conformance.console import ConsoleProgress, print_summary
+from conformance.context import KitConfig
+from conformance.model import Mode
+from conformance.report_html import to_html
+from conformance.report_json import to_json
+from conformance.report_junit import to_junit
+from conformance.runner import Report, run_kit
+from connectors import PROFILES
+
+__all__ = ["assert_conformant", "auth_headers", "run_command"]
+
+TOKEN_ENV = "FRONTDESK_CONFORMANCE_TOKEN"
+
+
+def auth_headers(auth: str | None) -> dict[str, str]:
+    """`bearer:TOKEN`, `bearer:env` (token from $FRONTDESK_CONFORMANCE_TOKEN) or
+    `basic:USER:PASSWORD`. Prefer the env form: command lines end up in shell history."""
+    if not auth:
+        return {}
+    kind, _, value = auth.partition(":")
+    if kind == "bearer":
+        token = os.environ.get(TOKEN_ENV, "") if value == "env" else value
+        if not token:
+            raise ValueError(f"--auth bearer:env needs ${TOKEN_ENV}")
+        return {"Authorization": f"Bearer {token}"}
+    if kind == "basic":
+        user, _, password = value.partition(":")
+        return {"Authorization": httpx.BasicAuth(user, password)._auth_header}
+    raise ValueError("--auth must be bearer:TOKEN, bearer:env or basic:USER:PASSWORD")
+
+
+def write_reports(
+    report: Report, *, json_path: Path | None, junit_path: Path | None, html_path: Path | None
+) -> None:
+    for path, render in ((json_path, to_json), (junit_path, to_junit), (html_path, to_html)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(report), encoding="utf-8")
+
+
+def run_command(
+    *,
+    base_url: str,
+    vendor: str,
+    write: bool,
+    only: list[str],
+    auth: str | None = None,
+    show_phi: bool = False,
+    scope_tag: str | None = None,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+    html_path: Path | None = None,
+    console: Console | None = None,
+) -> int:
+    """Run the kit; 0 when no error-severity check failed, 1 when one did, 2 on bad usage."""
+    console = console or Console()
+    if vendor not in PROFILES:
+        console.print(f"[red]unknown vendor {vendor!r}; one of {', '.join(PROFILES)}[/]")
+        return 2
+    try:
+        headers = auth_headers(auth)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+    config = KitConfig(
+        base_url=base_url,
+        profile=PROFILES[vendor],
+        mode=Mode.WRITE if write else Mode.READ_ONLY,
+        only=frozenset(only),
+        show_phi=show_phi,
+        scope_tag=scope_tag,
+    )
+    console.print(f"frontdesk conformance: {base_url} ({vendor}, {config.mode.value} mode)")
+    report = asyncio.run(run_kit(config, headers=headers, progress=ConsoleProgress(console)))
+    print_summary(console, report)
+    write_reports(report, json_path=json_path, junit_path=junit_path, html_path=html_path)
+    return 1 if report.failed else 0
+
+
+async def assert_conformant(config: KitConfig, **kw: object) -> Report:
+    """Run the kit and raise AssertionError listing every failed error-severity check.
+
+    For a pytest suite::
+
+        async def test_ehr_is_ready():
+            await assert_conformant(KitConfig(URL, profile=PROFILES["hapi"], mode=Mode.WRITE))
+    """
+    report = await run_kit(config, **kw)  # type: ignore[arg-type]
+    blocking = [f"{r.id}: {r.reason}" for r in report.results if r.blocking]
+    if blocking:
+        raise AssertionError("conformance failures:\n" + "\n".join(blocking))
+    return report

@@ -1,0 +1,95 @@
+"""What every check gets: the clients, the record, the settings and the subjects under test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from conformance.model import CheckFailed, CheckSkipped, Mode
+from conformance.recorder import Recorder
+from conformance.redact import Redactor
+from connectors import FhirClient, SearchPage, SearchParams, VendorProfile
+
+__all__ = ["KitConfig", "RunContext", "Subjects"]
+
+Resource = dict[str, Any]
+
+TAG_SYSTEM = "urn:frontdesk:conformance"
+
+
+@dataclass(frozen=True)
+class KitConfig:
+    base_url: str
+    profile: VendorProfile
+    mode: Mode = Mode.READ_ONLY
+    only: frozenset[str] = frozenset()  # groups (or check ids) to run; empty = all
+    show_phi: bool = False
+    # Read-only mode: pick subjects only among resources with this tag ("system|code").
+    scope_tag: str | None = None
+    # Write mode: leave the tagged fixtures in place (e.g. to run read-only over them next).
+    keep_fixtures: bool = False
+
+
+@dataclass
+class Subjects:
+    """The records the search checks look for: the kit's own fixtures in write mode,
+    records found on the server in read-only mode (`owned` says which)."""
+
+    owned: bool = False
+    patient: Resource | None = None
+    # Patients sharing the main patient's family name (write mode: exactly these exist).
+    namesakes: list[Resource] = field(default_factory=list)
+    schedule: Resource | None = None
+    slots: list[Resource] = field(default_factory=list)  # every Slot of `schedule`
+    appointment: Resource | None = None
+    coverage: Resource | None = None
+    problems: list[str] = field(default_factory=list)  # why some could not be found
+
+
+@dataclass
+class RunContext:
+    config: KitConfig
+    http: httpx.AsyncClient  # records every exchange; raw probes use it directly
+    fhir: FhirClient  # the production connector, on the same http client
+    recorder: Recorder
+    redactor: Redactor
+    run_id: str
+    subjects: Subjects = field(default_factory=Subjects)
+    capability: Resource | None = None
+    # (resourceType, id) the kit created, in creation order, for cleanup.
+    created: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return self.config.base_url.rstrip("/")
+
+    @property
+    def write(self) -> bool:
+        return self.config.mode is Mode.WRITE
+
+    def tag(self) -> dict[str, str]:
+        return {"system": TAG_SYSTEM, "code": self.run_id}
+
+    def need(self, value: Resource | None, what: str) -> Resource:
+        """The subject, or skip the check saying what the server lacked."""
+        if value is None:
+            why = "; ".join(self.subjects.problems) or "none found"
+            raise CheckSkipped(f"no {what} to test with ({why})")
+        return value
+
+    async def page(self, resource_type: str, params: list[tuple[str, str]]) -> SearchPage:
+        """One search page through the connector (no page walking: checks decide that)."""
+        return await self.fhir.search_page(resource_type, SearchParams(tuple(params)))
+
+    async def get(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.get(url, headers={"Accept": "application/fhir+json"}, **kw)
+
+    def phi(self, value: object) -> str:
+        return self.redactor.phi(value)
+
+
+def fail_unless(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)

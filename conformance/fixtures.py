@@ -1,0 +1,305 @@
+"""The subjects of the search checks.
+
+Write mode creates its own records in one transaction, tagged with the run id
+(`meta.tag` urn:frontdesk:conformance|<run>) and with run-unique identifiers, family
+names and phone numbers, so each search has an exactly known answer; `cleanup` deletes
+them in reverse dependency order. Read-only mode picks records the server already has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from typing import Any
+
+from conformance.context import TAG_SYSTEM, Resource, RunContext, Subjects
+from connectors import FhirClient, SearchParams, UpstreamError
+
+__all__ = [
+    "MRN_SYSTEM",
+    "OTHER_SYSTEM",
+    "cleanup",
+    "delete_tagged",
+    "discover",
+    "family_of",
+    "fixture_day",
+    "identifier_of",
+    "load_fixtures",
+    "patient_of",
+    "phone_of",
+    "refs",
+]
+
+MRN_SYSTEM = "urn:frontdesk:conformance:mrn"
+OTHER_SYSTEM = "urn:frontdesk:conformance:other"
+
+# Dependents first: a server with referential integrity refuses to delete a referenced record.
+_DELETE_ORDER = ("Appointment", "Coverage", "Slot", "Schedule", "Patient", "Practitioner")
+
+
+def fixture_day(run_id: str) -> date:
+    """A future day unique-ish to the run, far from any real schedule."""
+    offset = int(hashlib.sha256(run_id.encode()).hexdigest()[:6], 16) % 3000
+    return date(2031, 1, 1) + timedelta(days=offset)
+
+
+def family_name(run_id: str) -> str:
+    # Letters only: name search matching is on normalised letters.
+    return "Zzconf" + "".join(chr(ord("a") + int(c, 16) % 26) for c in run_id[:8])
+
+
+def phone_number(run_id: str) -> str:
+    return "555" + str(int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) % 10_000_000)
+
+
+def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
+    run, meta = ctx.run_id, {"tag": [ctx.tag()]}
+    family = family_name(run)
+    day = fixture_day(run)
+    entries: list[tuple[str, Resource]] = []
+
+    def add(key: str, resource: Resource) -> None:
+        entries.append((key, {**resource, "meta": meta}))
+
+    add(
+        "prac",
+        {
+            "resourceType": "Practitioner",
+            "identifier": [{"system": MRN_SYSTEM, "value": f"{run}-prac"}],
+            "name": [{"family": family, "given": ["Doc"]}],
+        },
+    )
+    # Patient 1 is the main subject. Patient 2 carries the same identifier *value* in
+    # another system (token system|value semantics); patient 3 is born the next day
+    # (date precision). All five share the family name (name search, paging).
+    births = ["1961-03-14", "1970-01-01", "1961-03-15", "1980-07-07", "1990-12-31"]
+    for n in range(1, 6):
+        identifiers = [{"system": MRN_SYSTEM, "value": f"{run}-{n}"}]
+        if n == 2:
+            identifiers.append({"system": OTHER_SYSTEM, "value": f"{run}-1"})
+        patient: Resource = {
+            "resourceType": "Patient",
+            "identifier": identifiers,
+            "name": [{"family": family, "given": [f"Test{chr(ord('A') + n)}"]}],
+            "birthDate": births[n - 1],
+            "gender": "unknown",
+        }
+        if n == 1:
+            patient["telecom"] = [{"system": "phone", "value": phone_number(run), "use": "home"}]
+        add(f"pat{n}", patient)
+    add(
+        "sched",
+        {
+            "resourceType": "Schedule",
+            "active": True,
+            "actor": [{"reference": "urn:uuid:prac"}],
+        },
+    )
+    # Hourly slots from 09:00Z; the fourth is busy (status filter), the rest free.
+    for hour in range(5):
+        start = f"{day.isoformat()}T{9 + hour:02d}:00:00Z"
+        end = f"{day.isoformat()}T{9 + hour:02d}:30:00Z"
+        add(
+            f"slot{hour}",
+            {
+                "resourceType": "Slot",
+                "schedule": {"reference": "urn:uuid:sched"},
+                "status": "busy" if hour == 3 else "free",
+                "start": start,
+                "end": end,
+            },
+        )
+    add(
+        "appt",
+        {
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": f"{day.isoformat()}T15:00:00Z",
+            "end": f"{day.isoformat()}T15:30:00Z",
+            "participant": [
+                {"actor": {"reference": "urn:uuid:pat1"}, "status": "accepted"},
+                {"actor": {"reference": "urn:uuid:prac"}, "status": "accepted"},
+            ],
+        },
+    )
+    add(
+        "cov",
+        {
+            "resourceType": "Coverage",
+            "status": "active",
+            "subscriberId": f"{run}-member",
+            "beneficiary": {"reference": "urn:uuid:pat1"},
+            "payor": [{"display": "Conformance Test Payer"}],
+        },
+    )
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{key}",
+                "resource": resource,
+                "request": {"method": "POST", "url": resource["resourceType"]},
+            }
+            for key, resource in entries
+        ],
+    }
+
+
+async def load_fixtures(ctx: RunContext) -> None:
+    """Create the fixtures in one transaction and read them back as the subjects."""
+    bundle = _fixture_bundle(ctx)
+    try:
+        answer = await ctx.fhir.transaction(bundle)
+    except UpstreamError as exc:
+        ctx.subjects = Subjects(owned=True, problems=[f"fixture transaction failed: {exc}"])
+        return
+    ids: list[tuple[str, str]] = []
+    for entry in answer.get("entry") or ():
+        location = (entry.get("response") or {}).get("location", "")
+        parts = location.split("/_history")[0].split("/")
+        if len(parts) >= 2:
+            ids.append((parts[-2], parts[-1]))
+    ctx.created.extend(ids)
+    # Read the stored versions: what the server made of them is what searches return.
+    stored: dict[str, list[Resource]] = {}
+    for rtype, rid in ids:
+        stored.setdefault(rtype, []).append(await ctx.fhir.read(rtype, rid))
+    patients = stored.get("Patient", [])
+    ctx.subjects = Subjects(
+        owned=True,
+        patient=patients[0] if patients else None,
+        namesakes=patients,
+        schedule=_first(stored.get("Schedule")),
+        slots=stored.get("Slot", []),
+        appointment=_first(stored.get("Appointment")),
+        coverage=_first(stored.get("Coverage")),
+    )
+
+
+async def cleanup(ctx: RunContext) -> list[str]:
+    """Delete what the kit created; returns what could not be deleted."""
+    leftovers: list[str] = []
+    order = {t: i for i, t in enumerate(_DELETE_ORDER)}
+    for rtype, rid in sorted(
+        reversed(ctx.created), key=lambda item: order.get(item[0], len(order))
+    ):
+        try:
+            await ctx.fhir.delete(rtype, rid)
+        except UpstreamError as exc:
+            if exc.status not in (404, 410):
+                leftovers.append(f"{rtype}/{rid}: {exc}")
+    ctx.created.clear()
+    return leftovers
+
+
+async def delete_tagged(fhir: FhirClient, run_id: str) -> int:
+    """Delete every resource tagged with `run_id` (fixtures kept with keep_fixtures)."""
+    deleted = 0
+    for rtype in _DELETE_ORDER:
+        page = await fhir.search_page(
+            rtype, SearchParams((("_tag", f"{TAG_SYSTEM}|{run_id}"), ("_count", "200")))
+        )
+        for resource in page.resources:
+            await fhir.delete(rtype, str(resource["id"]))
+            deleted += 1
+    return deleted
+
+
+async def discover(ctx: RunContext) -> None:
+    """Read-only mode: pick records already on the server that have what the checks need."""
+    subjects = Subjects(owned=False)
+    problems = subjects.problems
+
+    scope = [("_tag", ctx.config.scope_tag)] if ctx.config.scope_tag else []
+
+    async def first(rtype: str, params: list[tuple[str, str]], ok: Any) -> Resource | None:
+        params = [*params, *scope]
+        try:
+            page = await ctx.fhir.search_page(rtype, SearchParams(tuple(params)))
+        except UpstreamError as exc:
+            problems.append(f"{rtype} search failed: {exc}")
+            return None
+        found = next((r for r in page.resources if ok(r)), None)
+        if found is None:
+            problems.append(f"no usable {rtype} on the first page")
+        return found
+
+    subjects.patient = await first(
+        "Patient",
+        [("phone:missing", "false"), ("_count", "50")],
+        lambda r: (
+            has_all(r, "identifier", "name", "birthDate", "telecom")
+            and phone_of(r) is not None
+            and identifier_of(r) is not None
+            and family_of(r) is not None
+        ),
+    )
+    subjects.schedule = await first(
+        "Schedule", [("_count", "50")], lambda r: bool(refs(r.get("actor")))
+    )
+    if subjects.schedule is not None:
+        ref = f"Schedule/{subjects.schedule['id']}"
+        try:
+            page = await ctx.fhir.search_page(
+                "Slot", SearchParams((("schedule", ref), ("_count", "200")))
+            )
+            subjects.slots = [s for s in page.resources if isinstance(s.get("start"), str)]
+        except UpstreamError as exc:
+            problems.append(f"Slot search failed: {exc}")
+    subjects.appointment = await first(
+        "Appointment",
+        [("_count", "50")],
+        lambda r: isinstance(r.get("start"), str) and patient_of(r) is not None,
+    )
+    subjects.coverage = await first(
+        "Coverage",
+        [("_count", "50")],
+        lambda r: str((r.get("beneficiary") or {}).get("reference", "")).startswith("Patient/"),
+    )
+    ctx.subjects = subjects
+
+
+# --- small readers shared by the checks ---------------------------------------------------
+
+
+def _first(items: list[Resource] | None) -> Resource | None:
+    return items[0] if items else None
+
+
+def has_all(resource: Resource, *keys: str) -> bool:
+    return all(resource.get(k) for k in keys)
+
+
+def refs(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [str(i["reference"]) for i in items if isinstance(i, dict) and i.get("reference")]
+
+
+def identifier_of(patient: Resource) -> tuple[str, str] | None:
+    for ident in patient.get("identifier") or ():
+        if isinstance(ident, dict) and ident.get("system") and ident.get("value"):
+            return str(ident["system"]), str(ident["value"])
+    return None
+
+
+def family_of(patient: Resource) -> str | None:
+    for name in patient.get("name") or ():
+        if isinstance(name, dict) and isinstance(name.get("family"), str) and name["family"]:
+            return str(name["family"])
+    return None
+
+
+def phone_of(patient: Resource) -> str | None:
+    for tp in patient.get("telecom") or ():
+        if isinstance(tp, dict) and tp.get("system") == "phone" and tp.get("value"):
+            return str(tp["value"])
+    return None
+
+
+def patient_of(appointment: Resource) -> str | None:
+    for part in appointment.get("participant") or ():
+        ref = str(((part or {}).get("actor") or {}).get("reference", ""))
+        if ref.startswith("Patient/"):
+            return ref
+    return None

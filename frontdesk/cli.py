@@ -1,0 +1,121 @@
+"""The ``frontdesk`` command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="frontdesk: one front-desk API over several EHRs.")
+
+
+@app.callback()
+def main() -> None:
+    """frontdesk: FHIR front-desk gateway, seed loader and conformance kit."""
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(help="YAML configuration; without it the gateway runs the SANDBOX"),
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Run the gateway (on the sandbox when no --config is given)."""
+    from frontdesk.serve import serve as run
+
+    raise typer.Exit(run(config, host, port))
+
+
+@app.command()
+def seed(
+    base_url: Annotated[
+        str, typer.Option(help="FHIR R4 base URL, e.g. http://127.0.0.1:8081/fhir")
+    ],
+    profile: Annotated[str, typer.Option(help="which synthetic EHR: ehr-a or ehr-b")] = "ehr-a",
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same data")] = 7,
+    date: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="reference date of the slot window (default today)"
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for the server to answer /metadata first")
+    ] = 0.0,
+) -> None:
+    """Load deterministic synthetic data into a FHIR server (idempotent: PUTs with stable ids)."""
+    import asyncio
+
+    from connectors import UpstreamError
+    from simulators.seed import PROFILES
+    from simulators.seed.run import format_report, seed_server
+
+    if profile not in PROFILES:
+        typer.echo(f"frontdesk seed: unknown profile {profile!r} ({', '.join(PROFILES)})", err=True)
+        raise typer.Exit(2)
+    try:
+        report = asyncio.run(
+            seed_server(
+                base_url, profile, seed=seed, today=date.date() if date else None, wait_seconds=wait
+            )
+        )
+    except UpstreamError as exc:
+        typer.echo(f"frontdesk seed: {base_url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(format_report(report))
+
+
+@app.command()
+def conformance(
+    base_url: Annotated[str, typer.Option(help="FHIR R4 base URL of the server to test")],
+    vendor: Annotated[
+        str, typer.Option(help="vendor profile: generic, hapi, epic or oracle-health")
+    ] = "generic",
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write/--read-only",
+            help="write mode creates (and removes) its own tagged fixtures; read-only "
+            "tests what the server already holds",
+        ),
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option(help="run only this group or check id (repeatable)")
+    ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(help="bearer:TOKEN, bearer:env ($FRONTDESK_CONFORMANCE_TOKEN) or basic:U:P"),
+    ] = None,
+    report_json: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    junit: Annotated[Path | None, typer.Option(help="write JUnit XML here")] = None,
+    html: Annotated[Path | None, typer.Option(help="write the HTML report here")] = None,
+    show_phi: Annotated[
+        bool, typer.Option(help="keep names, birth dates and identifiers in reports (private use)")
+    ] = False,
+    scope_tag: Annotated[
+        str | None,
+        typer.Option(help="read-only: test only resources with this meta.tag (system|code)"),
+    ] = None,
+) -> None:
+    """Check a FHIR server for front-desk readiness; exit 1 when an error-severity check fails."""
+    from conformance.command import run_command
+
+    raise typer.Exit(
+        run_command(
+            base_url=base_url,
+            vendor=vendor,
+            write=write,
+            only=only or [],
+            auth=auth,
+            show_phi=show_phi,
+            scope_tag=scope_tag,
+            json_path=report_json,
+            junit_path=junit,
+            html_path=html,
+        )
+    )

@@ -1,0 +1,126 @@
+"""The sandbox: two simulated EHRs and a simulated payer, in process, no sockets.
+
+``frontdesk serve`` without a config runs the real gateway against these: the
+EHRs are simulators.fhir_server FHIR servers filled by the seed generator, the
+payer is the payer simulator, reached through ``httpx.ASGITransport``. Nothing
+here is used when a configuration file is given.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+
+import httpx
+from starlette.types import ASGIApp
+
+from connectors import FhirClient
+from gateway.logs import get_logger
+from gateway.security import hash_api_key
+from gateway.settings import PayerConfig, Settings, SourceConfig
+
+__all__ = ["SANDBOX_TENANT", "Sandbox", "build_sandbox"]
+
+SANDBOX_TENANT = "sandbox-hospital"
+_EHRS = {"ehr-a": "America/New_York", "ehr-b": "America/Chicago"}
+_PAYER_HOST = "http://payer.sandbox"
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Sandbox:
+    settings: Settings
+    ehr_apps: dict[str, ASGIApp]
+    payer_app: ASGIApp
+    seed: int = 7
+    today: date | None = None
+    seeded: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def transport_factory(self, source: SourceConfig) -> httpx.AsyncBaseTransport | None:
+        return httpx.ASGITransport(app=self.ehr_apps[source.id])
+
+    def payer_transport_factory(self, payer: PayerConfig) -> httpx.AsyncBaseTransport | None:
+        return httpx.ASGITransport(app=self.payer_app)
+
+    async def prepare(self) -> None:
+        """Load the seed data into both simulated EHRs (idempotent)."""
+        from simulators.seed import build_bundles, load
+
+        for source_id, app in self.ehr_apps.items():
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{source_id}.sandbox"
+            ) as http:
+                fhir = FhirClient(f"http://{source_id}.sandbox/fhir", http=http, source=source_id)
+                bundles = build_bundles(source_id, seed=self.seed, today=self.today)
+                report = await load(fhir, bundles)
+                self.seeded[source_id] = dict(report.counts)
+        log.info("sandbox_seeded", sources=list(self.seeded))
+
+
+def _payers() -> list[PayerConfig]:
+    from simulators.payer import SIM_PAYER_IDS
+
+    return [
+        PayerConfig(
+            id="simulated-payers",
+            name="Simulated payers (sandbox)",
+            payer_ids=sorted(SIM_PAYER_IDS),
+            transport="x12",
+            endpoint=f"{_PAYER_HOST}/x12/270",
+        )
+    ]
+
+
+def build_sandbox(*, api_key: str, seed: int = 7, today: date | None = None) -> Sandbox:
+    from simulators.fhir_server import create_fhir_app
+    from simulators.payer import create_payer_app
+
+    # The sandbox's cache-key secret is per process unless the operator sets one.
+    os.environ.setdefault("FRONTDESK_HASH_KEY", secrets.token_hex(16))
+    settings = Settings(
+        sandbox=True,
+        tenants=[
+            {
+                "id": SANDBOX_TENANT,
+                "name": "Sandbox Hospital",
+                "time_zone": "America/New_York",
+                "provider_npi": "1234567893",
+                "provider_name": "SANDBOX CLINIC",
+                "sources": [
+                    {
+                        "id": sid,
+                        "base_url": f"http://{sid}.sandbox/fhir",
+                        "vendor": "hapi",
+                        "time_zone": tz,
+                    }
+                    for sid, tz in _EHRS.items()
+                ],
+                "payers": [p.model_dump(mode="json") for p in _payers()],
+            }
+        ],
+        api_clients=[
+            {
+                "id": "sandbox-desk",
+                "tenant": SANDBOX_TENANT,
+                "scopes": [
+                    "patients:read",
+                    "slots:read",
+                    "appointments:read",
+                    "appointments:write",
+                    "coverage:check",
+                ],
+                "key_sha256": hash_api_key(api_key),
+            }
+        ],
+        audit_path=os.environ.get("FRONTDESK_AUDIT_PATH", ".run/sandbox-audit.jsonl"),
+    )
+    return Sandbox(
+        settings=settings,
+        ehr_apps={sid: create_fhir_app(name=sid) for sid in _EHRS},
+        payer_app=create_payer_app(),
+        seed=seed,
+        today=today,
+    )
