@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
@@ -53,15 +54,25 @@ ROUNDS = 10
 SERVER_CPUS, LOAD_CPUS = _cpus()
 THROUGHPUT: dict[str, Any] = {"connections": 16, "seconds": 2.0, "warmup": 400, "cpus": LOAD_CPUS}
 LATENCY: dict[str, Any] = {"connections": 1, "seconds": 1.5, "warmup": 50, "cpus": LOAD_CPUS}
+# A fixed member of the payer simulator (simulators.payer.scenarios): active, office copay.
 BODY = {
-    "member_id": "BENCH-1",
-    "payer_id": "ACME01",
-    "first_name": "Ana",
-    "last_name": "Rivera",
-    "birth_date": "1980-04-02",
+    "member_id": "SIM-ACTIVE-1",
+    "payer_id": "SIMPAYER",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "birth_date": "1980-01-15",
     "service_types": ["98"],
     "date_of_service": "2025-03-11",
 }
+
+
+def _redis_up(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _free_port() -> int:
@@ -88,20 +99,10 @@ def _serve(factory: Callable[..., Any], port: int, *args: Any) -> None:
 
 
 def payer_app() -> Any:
-    """A minimal clearinghouse: answers any 270 with an active 271 and a copay."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
+    """The payer simulator, as ``docker compose`` runs it: 270 in, 271 out."""
+    from simulators.payer import create_payer_app
 
-    from tests.unit.gateway.coverage_fakes import x12_271
-
-    async def x12(request: Request) -> Response:
-        text = (await request.body()).decode()
-        member = text.split("*MI*", 1)[1].split("~", 1)[0]
-        return Response(x12_271(member), media_type="application/edi-x12")
-
-    return Starlette(routes=[Route("/x12/270", x12, methods=["POST"])])
+    return create_payer_app()
 
 
 def bare_app(redis_url: str) -> Any:
@@ -134,18 +135,32 @@ def gateway_app(redis_url: str, payer_port: int, audit_path: str) -> Any:
     from gateway.app import create_app
     from gateway.logs import configure_logging
     from gateway.security import hash_api_key
-    from gateway.settings import ApiClientConfig, CacheConfig, PayerConfig, Settings
-    from tests.unit.gateway.coverage_fakes import tenant
+    from gateway.settings import (
+        ApiClientConfig,
+        CacheConfig,
+        PayerConfig,
+        Settings,
+        SourceConfig,
+        TenantConfig,
+    )
 
     payer = PayerConfig(
-        id="acme",
-        name="Acme Health",
-        payer_ids=["ACME01"],
+        id="sim",
+        name="Simulated payer",
+        payer_ids=["SIMPAYER"],
         transport="x12",
         endpoint=f"http://127.0.0.1:{payer_port}/x12/270",
     )
+    tenant = TenantConfig(
+        id="t1",
+        name="Bench Hospital",
+        time_zone="America/New_York",
+        provider_npi="1234567893",
+        sources=[SourceConfig(id="ehr-a", base_url="http://ehr-a.invalid/fhir")],
+        payers=[payer],
+    )
     settings = Settings(
-        tenants=[tenant([payer])],
+        tenants=[tenant],
         api_clients=[
             ApiClientConfig(
                 id="bench", tenant="t1", scopes=["coverage:check"], key_sha256=hash_api_key(KEY)
@@ -217,9 +232,14 @@ def _measure(ports: dict[str, int], pids: dict[str, int]) -> dict[str, list[floa
     payer = f"http://127.0.0.1:{ports['payer']}/x12/270"
     x12 = build_270(
         EligibilityRequest(
-            payer_id="ACME01",
+            payer_id="SIMPAYER",
             provider_npi="1234567893",
-            subscriber=Person(first_name="Ana", last_name="Rivera", member_id="BENCH-1"),
+            subscriber=Person(
+                first_name="Jane",
+                last_name="Doe",
+                birth_date=dt.date(1980, 1, 15),
+                member_id="SIM-ACTIVE-1",
+            ),
             service_types=["98"],
             date_of_service=dt.date(2025, 3, 11),
             trace_number="bench",
@@ -260,9 +280,7 @@ def _measure(ports: dict[str, int], pids: dict[str, int]) -> dict[str, list[floa
 
 def main(argv: list[str] | None = None) -> int:
     del argv
-    from tests.servers import tcp_open
-
-    if not tcp_open(REDIS_URL):
+    if not _redis_up(REDIS_URL):
         print(f"coverage: skipped, no Redis at {REDIS_URL} (make redis)")
         return 0
     ctx = multiprocessing.get_context("spawn")

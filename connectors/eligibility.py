@@ -12,8 +12,6 @@ Building a 270 and parsing a 271 belong to `mappers.x12`. A real-time check has 
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -24,6 +22,14 @@ import httpx
 from connectors.breaker import CircuitBreaker, ConcurrencyLimit
 from connectors.client import FhirClient
 from connectors.clock import Clock, SystemClock
+from connectors.core_envelope import (
+    REQUEST_PAYLOAD_TYPE,
+    RULE_VERSION,
+    decode_fields,
+    encode_fields,
+    is_multipart,
+    timestamp,
+)
 from connectors.errors import ProtocolError, Rejected
 from connectors.metrics import MetricsHook
 from connectors.policy import Policy
@@ -157,32 +163,24 @@ class X12Eligibility:
         return await self._upstream.call(call, self._parse, deadline=deadline)
 
     def _core_request(self, payload: str) -> tuple[bytes, str]:
-        # CAQH CORE Connectivity Rule vC2.2.0, HTTP+MIME: multipart/form-data with these fields.
-        fields = {
-            "ProcessingMode": "RealTime",
-            "PayloadType": "X12_270_Request_005010X279A1",
-            "PayloadID": str(uuid.uuid4()),
-            "TimeStamp": datetime.fromtimestamp(self._clock.wall(), UTC).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
-            "SenderID": self._sender,
-            "ReceiverID": self._receiver,
-            "CORERuleVersion": "2.2.0",
-            "Payload": payload,
-        }
-        boundary = f"core-{uuid.uuid4().hex}"
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-            for name, value in fields.items()
-        ]
-        body = "".join(parts) + f"--{boundary}--\r\n"
-        return body.encode(), f"multipart/form-data; boundary={boundary}"
+        return encode_fields(
+            {
+                "ProcessingMode": "RealTime",
+                "PayloadType": REQUEST_PAYLOAD_TYPE,
+                "PayloadID": str(uuid.uuid4()),
+                "TimeStamp": timestamp(datetime.fromtimestamp(self._clock.wall(), UTC)),
+                "SenderID": self._sender,
+                "ReceiverID": self._receiver,
+                "CORERuleVersion": RULE_VERSION,
+                "Payload": payload,
+            }
+        )
 
     def _parse(self, response: httpx.Response, body: bytes) -> str:
         content_type = response.headers.get("Content-Type", "")
-        if not content_type.startswith("multipart/"):
+        if not is_multipart(content_type):
             return body.decode("utf-8", errors="replace")
-        fields = _multipart_fields(content_type, body)
+        fields = decode_fields(content_type, body)
         error_code = fields.get("ErrorCode", "Success")
         if error_code not in ("", "Success"):
             raise Rejected(
@@ -201,20 +199,3 @@ class X12Eligibility:
                 status=response.status_code,
             )
         return fields["Payload"]
-
-
-def _multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-    )
-    fields: dict[str, str] = {}
-    for part in message.iter_parts() if message.is_multipart() else ():
-        name = part.get_param("name", header="content-disposition")
-        if isinstance(name, str):
-            payload = part.get_payload(decode=True)
-            fields[name] = (
-                payload.decode("utf-8", errors="replace").strip("\r\n")
-                if isinstance(payload, bytes)
-                else ""
-            )
-    return fields

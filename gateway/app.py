@@ -1,37 +1,29 @@
-"""The app factory: ``create_app(settings)`` is the composition root.
+"""The app factory: ``create_app(settings)``.
 
-Everything with a connection — one pooled httpx client per upstream, Redis,
-breakers — is built in the lifespan, never at import.
+Nothing is built at import: the lifespan runs the composition root (``bootstrap``) in an
+``AsyncExitStack`` and closes what it built, in reverse order, at shutdown.
 """
 
 from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from .audit import AuditSink, FileAuditSink
-from .cache import Cache, CacheKeys, MemoryCache, RedisCache
-from .connections import build_source_client
+from .audit import AuditSink
+from .bootstrap import Adapters, PayerTransportFactory, TransportFactory, bootstrap
+from .cache import Cache
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import BodyLimit, install_middleware
 from .routers import appointments, coverage, health, patients, slots
-from .runtime import Runtime
-from .security import Authenticator
-from .services.coverage_setup import PayerTransportFactory, build_coverage
-from .settings import Settings, SourceConfig
-from .sources import SourceHandle, TenantSources
+from .settings import Settings
 
 __all__ = ["TransportFactory", "create_app"]
-
-# Builds the httpx transport for a source; the sandbox and tests pass ASGI or mock transports.
-TransportFactory = Callable[[SourceConfig], httpx.AsyncBaseTransport | None]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -50,66 +42,29 @@ def create_app(
     """Build the app; ``prepare`` runs first in the lifespan (the sandbox seeds its EHRs there)."""
     metrics = GatewayMetrics()
 
+    adapters = Adapters(
+        transports=transport_factory,
+        payer_transports=eligibility_transport_factory,
+        cache=cache,
+        audit=audit,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if prepare is not None:
             await prepare()
-        keys = CacheKeys(settings.cache.hash_key.read())
-        own_cache: RedisCache | None = None
-        the_cache: Cache
-        if cache is not None:
-            the_cache = cache
-        elif settings.cache.redis_url:
-            own_cache = RedisCache.from_url(
-                settings.cache.redis_url, on_error=lambda op: metrics.cache_errors.labels(op).inc()
-            )
-            the_cache = own_cache
-        else:
-            the_cache = MemoryCache()
-        own_audit = audit is None
-        the_audit: AuditSink = audit or FileAuditSink(settings.audit_path)
-        clients: list[httpx.AsyncClient] = []
-        tenants: dict[str, TenantSources] = {}
-        for tenant in settings.tenants:
-            handles: dict[str, SourceHandle] = {}
-            for source in tenant.sources:
-                transport = transport_factory(source) if transport_factory else None
-                http, client = build_source_client(source, metrics, transport)
-                clients.append(http)
-                handles[source.id] = SourceHandle(config=source, client=client)
-            tenants[tenant.id] = TenantSources(tenant=tenant, handles=handles)
-        coverage_runtime = build_coverage(
-            settings, tenants, the_cache, keys, eligibility_transport_factory
-        )
-        app.state.runtime = Runtime(
-            settings=settings,
-            authenticator=Authenticator(settings.api_clients, settings.jwt),
-            cache=the_cache,
-            keys=keys,
-            audit=the_audit,
-            metrics=metrics,
-            tenants=tenants,
-            http_clients=clients,
-            sandbox=settings.sandbox,
-            coverage=coverage_runtime,
-        )
-        # Everything built so far (about 100,000 objects: models, schemas, settings) lives
-        # as long as the app; frozen, the cyclic GC stops re-scanning it on every full
-        # collection (70 ms each here; they came often enough to cost a sixth of a cached
-        # check). A collection right after startup finds no garbage to keep by mistake.
-        gc.freeze()
-        try:
-            yield
-        finally:
-            # What this app held becomes collectable again (tests run many apps in one process).
-            gc.unfreeze()
-            await coverage_runtime.aclose()
-            for http in clients:
-                await http.aclose()
-            if own_cache is not None:
-                await own_cache.aclose()
-            if own_audit and isinstance(the_audit, FileAuditSink):
-                the_audit.close()
+        async with AsyncExitStack() as stack:
+            app.state.runtime = await bootstrap(settings, stack, metrics, adapters)
+            # Everything built so far (about 100,000 objects: models, schemas, settings)
+            # lives as long as the app; frozen, the cyclic GC stops re-scanning it on every
+            # full collection (they came often enough to cost a sixth of a cached check).
+            gc.freeze()
+            try:
+                yield
+            finally:
+                # What this app held becomes collectable again (tests run many apps in one
+                # process).
+                gc.unfreeze()
 
     app = FastAPI(
         title="frontdesk",

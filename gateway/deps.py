@@ -17,14 +17,22 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
 from .problems import ProblemError
-from .runtime import Runtime
+from .runtime import CoverageRuntime, Runtime
 from .scope_headers import header
 from .security import NotAuthenticated, Principal
+from .services.booking import BookingPorts
+from .services.coverage import CoverageDesk
+from .settings import Settings
 from .sources import TenantSources
 
 __all__ = [
+    "BookingDep",
+    "CoverageDep",
+    "CoverageDeskDep",
     "CurrentPrincipal",
     "RuntimeDep",
+    "SettingsDep",
+    "TenantDep",
     "authenticate",
     "authorize",
     "json_body",
@@ -121,3 +129,31 @@ async def tenant_sources(runtime: RuntimeDep, principal: CurrentPrincipal) -> Te
 
 
 TenantDep = Annotated[TenantSources, Depends(tenant_sources)]
+
+
+async def booking_ports(runtime: RuntimeDep, principal: CurrentPrincipal) -> BookingPorts:
+    return runtime.booking[principal.tenant]
+
+
+BookingDep = Annotated[BookingPorts, Depends(booking_ports)]
+
+
+async def coverage_runtime(runtime: RuntimeDep) -> CoverageRuntime:
+    return runtime.coverage
+
+
+CoverageDep = Annotated[CoverageRuntime, Depends(coverage_runtime)]
+
+
+async def coverage_desk(runtime: RuntimeDep, principal: CurrentPrincipal) -> CoverageDesk:
+    return runtime.coverage.desks[principal.tenant]
+
+
+CoverageDeskDep = Annotated[CoverageDesk, Depends(coverage_desk)]
+
+
+async def settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]

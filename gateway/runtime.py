@@ -1,23 +1,34 @@
-"""The composition root's product: everything a request needs, built once per app."""
+"""The composition root's product (``bootstrap``): everything a request needs, built once
+per app and handed to routers through ``deps``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import httpx
+from dataclasses import dataclass
 
 from .audit import AuditSink
 from .cache import Cache, CacheKeys
+from .jobs import JobQueue
 from .metrics import GatewayMetrics
 from .security import Authenticator
-from .services.coverage_setup import CoverageRuntime
+from .services.booking import BookingPorts
+from .services.coverage import CoverageDesk
+from .services.eligibility_cache import EligibilityStore
 from .settings import Settings
 from .sources import TenantSources
 
-__all__ = ["Runtime"]
+__all__ = ["CoverageRuntime", "Runtime"]
 
 
-@dataclass
+@dataclass(frozen=True)
+class CoverageRuntime:
+    """The coverage check's ports: a desk per tenant, the shared store, the batch queue."""
+
+    desks: dict[str, CoverageDesk]
+    store: EligibilityStore
+    queue: JobQueue
+
+
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
     authenticator: Authenticator
@@ -26,6 +37,9 @@ class Runtime:
     audit: AuditSink
     metrics: GatewayMetrics
     tenants: dict[str, TenantSources]
-    http_clients: list[httpx.AsyncClient] = field(default_factory=list)
-    sandbox: bool = False
-    coverage: CoverageRuntime | None = None
+    booking: dict[str, BookingPorts]
+    coverage: CoverageRuntime
+
+    @property
+    def sandbox(self) -> bool:
+        return self.settings.sandbox

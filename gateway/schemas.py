@@ -95,10 +95,12 @@ class RescheduleRequest(_In):
 
 
 class RescheduleResult(BaseModel):
-    status: Literal["rescheduled", "incomplete"]
+    """Both appointments of a finished reschedule. One that could not cancel the old
+    appointment answers ``502 reschedule_incomplete`` with both instead."""
+
+    status: Literal["rescheduled"]
     appointment: Appointment
-    previous: Appointment | None
-    detail: str | None = None
+    previous: Appointment
 
 
 SlotList = ListResponse[Slot]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Final
 
 from .errors import MappingError
+from .fhir_dates import datetime_problem, parse_date_floor, parse_datetime, parse_partial_date
 from .ids import InvalidId, encode_id
 
 __all__ = [
@@ -43,10 +44,6 @@ __all__ = [
 # dicts, and the exact-type check is far cheaper than the Mapping ABC check.
 OBJECT: Final = (dict, Mapping)
 
-_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?"
-)
 _REL_REF = re.compile(
     r"([A-Z][A-Za-z]+)/([A-Za-z0-9.\-]{1,64})(?:/_history/([A-Za-z0-9.\-]{1,64}))?"
 )
@@ -101,126 +98,6 @@ def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return [value]
-
-
-def parse_partial_date(value: Any) -> str | None:
-    """FHIR date (YYYY, YYYY-MM, YYYY-MM-DD) kept at its precision, or None."""
-    if not isinstance(value, str):
-        return None
-    m = _PARTIAL_DATE.fullmatch(value.strip())
-    if m is None:
-        return None
-    year, month, day = m.groups()
-    try:
-        date(int(year), int(month or 1), int(day or 1))
-    except ValueError:
-        return None
-    return m.group(0)
-
-
-def parse_date_floor(value: Any, *, end: bool = False) -> date | None:
-    """A FHIR date or dateTime as a calendar date.
-
-    Partial dates widen to the first day of their period, or to the last when
-    ``end`` is set (a coverage ending "2025-06" covers all of June).
-    """
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    m = _PARTIAL_DATE.match(text)
-    if m is None:
-        return None
-    rest = text[m.end() :]
-    if rest and not rest.startswith("T"):
-        return None
-    year, month, day = int(m.group(1)), m.group(2), m.group(3)
-    try:
-        if day is not None and month is not None:
-            return date(year, int(month), int(day))
-        if month is not None:
-            first = date(year, int(month), 1)
-            if not end:
-                return first
-            nxt = date(year + (first.month == 12), first.month % 12 + 1, 1)
-            return nxt - timedelta(days=1)
-        return date(year, 12, 31) if end else date(year, 1, 1)
-    except ValueError:
-        return None
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """A FHIR dateTime/instant with a time and an offset (or Z) as an aware datetime.
-
-    A dateTime without an offset is ambiguous for scheduling; it returns None
-    and the caller decides (usually a warning, or an error for Slot.start).
-    """
-    if not isinstance(value, str):
-        return None
-    fast = _parse_common_datetime(value)
-    if fast is not None:
-        return fast
-    m = _DATETIME.fullmatch(value.strip())
-    if m is None:
-        return None
-    y, mo, d, h, mi, s, frac, tz = m.groups()
-    if tz is None:
-        return None
-    if tz == "Z":
-        tzinfo = UTC
-    else:
-        sign = 1 if tz[0] == "+" else -1
-        hours, minutes = int(tz[1:3]), int(tz[4:6])
-        if hours > 14 or minutes > 59:
-            return None
-        tzinfo = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    micro = int((frac or "0")[:6].ljust(6, "0"))
-    try:
-        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), micro, tzinfo)
-    except ValueError:
-        return None
-
-
-def _parse_common_datetime(value: str) -> datetime | None:
-    """Fast path for the shapes servers send almost always.
-
-    ``YYYY-MM-DDThh:mm:ss[.fff]Z`` and ``YYYY-MM-DDThh:mm:ss[.fff]+hh:mm`` go to the
-    C parser (``fromisoformat``) after cheap shape checks; anything else returns
-    None and takes the regex path, so the accepted language is unchanged.
-    """
-    n = len(value)
-    if n < 20 or not value.isascii():
-        return None
-    if value[-1] == "Z":
-        zone = n - 1
-    elif n >= 25 and value[-6] in "+-" and value[-3] == ":":
-        zone = n - 6
-        hours = value[-5:-3]
-        if not (hours.isdigit() and hours <= "14" and value[-2:].isdigit()):
-            return None
-    else:
-        return None
-    if zone != 19:
-        fraction = value[20:zone]
-        if value[19] != "." or not fraction.isdigit() or len(fraction) > 9:
-            return None
-    if not (
-        value[4] == "-"
-        and value[7] == "-"
-        and value[10] == "T"
-        and value[13] == ":"
-        and value[16] == ":"
-        and value[:4].isdigit()
-        and value[5:7].isdigit()
-        and value[8:10].isdigit()
-        and value[11:13].isdigit()
-        and value[14:16].isdigit()
-        and value[17:19].isdigit()
-    ):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def parse_reference(raw: Any) -> tuple[str, str] | None:
@@ -328,16 +205,6 @@ def read_datetime(raw: Any, ctx: Ctx, path: str) -> datetime | None:
     if when is None:
         ctx.warn(path, datetime_problem(raw))
     return when
-
-
-def datetime_problem(raw: Any) -> str:
-    """Why ``parse_datetime`` refused a value, in words safe to log (no value)."""
-    m = _DATETIME.fullmatch(raw.strip()) if isinstance(raw, str) else None
-    if m is not None and m.group(8) is None:
-        return "no UTC offset; the time is ambiguous and was dropped"
-    if isinstance(raw, str) and _PARTIAL_DATE.fullmatch(raw.strip()):
-        return "a date without a time; dropped"
-    return "not a FHIR dateTime; dropped"
 
 
 def read_code(raw: Any, ctx: Ctx, path: str, known: frozenset[str]) -> str | None:

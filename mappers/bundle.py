@@ -9,7 +9,7 @@ defence, without the original message (it may quote upstream values, i.e. PHI).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from ._primitives import OBJECT, Ctx, as_list, as_str
 from .appointment import map_appointment
@@ -22,6 +22,8 @@ from .schedule import map_schedule
 from .slot import map_slot
 
 __all__ = ["SUPPORTED_TYPES", "MappedBundle", "from_bundle", "from_fhir"]
+
+_R = TypeVar("_R", bound=CanonicalRecord)
 
 _Mapper = Callable[[Mapping[str, Any], Ctx], CanonicalRecord]
 _MAPPERS: dict[str, _Mapper] = {
@@ -75,8 +77,22 @@ class MappedBundle(list[CanonicalRecord]):
         )
 
 
-def from_fhir(resource: Mapping[str, Any], *, source: str) -> CanonicalRecord:
-    """One canonical record for a FHIR R4 resource, chosen by its ``resourceType``."""
+@overload
+def from_fhir(resource: Mapping[str, Any], *, source: str) -> CanonicalRecord: ...
+
+
+@overload
+def from_fhir(resource: Mapping[str, Any], *, source: str, expect: type[_R]) -> _R: ...
+
+
+def from_fhir(
+    resource: Mapping[str, Any], *, source: str, expect: type[Any] | None = None
+) -> CanonicalRecord:
+    """One canonical record for a FHIR R4 resource, chosen by its ``resourceType``.
+
+    With ``expect`` (e.g. ``Slot``), any other kind of record is a ``MappingError`` too,
+    and the result is typed as that record.
+    """
     if not isinstance(resource, OBJECT):
         raise MappingError("resource", "not a JSON object")
     rtype = resource.get("resourceType")
@@ -85,7 +101,10 @@ def from_fhir(resource: Mapping[str, Any], *, source: str) -> CanonicalRecord:
     mapper = _MAPPERS.get(rtype) if isinstance(rtype, str) else None
     if mapper is None:
         raise MappingError("resourceType", f"unsupported resource type {_safe_type(rtype)}")
-    return _map(mapper, resource, rtype, source)
+    record = _map(mapper, resource, rtype, source)
+    if expect is not None and not isinstance(record, expect):
+        raise MappingError("resourceType", f"expected a resource mapping to {expect.__name__}")
+    return record
 
 
 def from_bundle(bundle: Mapping[str, Any], *, source: str) -> MappedBundle:

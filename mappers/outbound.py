@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from .errors import MappingError
 from .model import EligibilityRequest, Schedule, Slot
+from .npi import NPI_SYSTEM, is_valid_npi
 
 __all__ = [
     "BOOKING_IDENTIFIER_SYSTEM",
@@ -45,7 +46,6 @@ __all__ = [
 
 BOOKING_IDENTIFIER_SYSTEM = "urn:frontdesk:booking"
 ELIGIBILITY_IDENTIFIER_SYSTEM = "urn:frontdesk:eligibility-trace"
-NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 SERVICE_TYPE_SYSTEM = "https://x12.org/codes/service-type-codes"
 # There is no registered system for clearinghouse payer ids; ours says what it is.
 PAYER_ID_SYSTEM = "urn:frontdesk:payer-id"
@@ -207,7 +207,7 @@ def build_coverage_eligibility_request(
     """
     patient = _reference(patient_ref, "patient_ref", {"Patient"})
     npi = request.provider_npi.strip()
-    if not _valid_npi(npi):
+    if not is_valid_npi(npi):
         raise OutboundError(
             "EligibilityRequest.provider_npi", "must be 10 digits with a valid check digit"
         )
@@ -375,18 +375,3 @@ def _instant(value: datetime) -> str:
 
 def _date(value: date) -> str:
     return value.isoformat()
-
-
-def _valid_npi(npi: str) -> bool:
-    """10 digits whose Luhn check (over the 80840 prefix) holds, per CMS's NPI check digit."""
-    if not re.fullmatch(r"[12]\d{9}", npi):
-        return False
-    total = 0
-    for i, ch in enumerate(reversed("80840" + npi)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0

@@ -27,6 +27,7 @@ from conformance.fixtures import (
 )
 from conformance.model import Check, CheckFailed, CheckSkipped, Severity
 from connectors.search import check_next_link
+from mappers.fhir_dates import interval
 
 __all__ = ["CHECKS"]
 
@@ -252,7 +253,7 @@ async def slot_schedule_status(ctx: RunContext) -> list[str]:
 
 
 def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return interval(value)[0]
 
 
 @check(

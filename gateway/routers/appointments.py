@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from mappers.model import Appointment
 
-from ..deps import CurrentPrincipal, RuntimeDep, TenantDep, require_scope
+from ..deps import BookingDep, CurrentPrincipal, RuntimeDep, TenantDep, require_scope
 from ..middleware import note_audit
 from ..schemas import (
     BookingRequest,
@@ -19,7 +19,6 @@ from ..schemas import (
 )
 from ..services import appointments as queries
 from ..services import booking
-from ..sources import TenantSources
 
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 _Read = Depends(require_scope("appointments:read"))
@@ -36,22 +35,11 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _ports(runtime: RuntimeDep, sources: TenantSources) -> booking.BookingPorts:
-    return booking.BookingPorts(
-        sources=sources,
-        cache=runtime.cache,
-        keys=runtime.keys,
-        idempotency_ttl_seconds=runtime.settings.cache.idempotency_ttl_seconds,
-        on_outcome=lambda source, outcome: runtime.metrics.bookings.labels(source, outcome).inc(),
-    )
-
-
 @router.post("", dependencies=[_Write], status_code=201, operation_id="bookAppointment")
 async def book_appointment(
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
-    sources: TenantDep,
+    ports: BookingDep,
     principal: CurrentPrincipal,
     body: BookingRequest,
     idempotency_key: IdempotencyKey,
@@ -59,7 +47,7 @@ async def book_appointment(
     """Book a free slot for a patient of the same EHR. Losing a race answers 409 slot_taken."""
     note_audit(request, "appointment.book", patient_ids=[body.patient_id])
     appointment, replayed = await booking.book(
-        _ports(runtime, sources),
+        ports,
         client_id=principal.client_id,
         idempotency_key=idempotency_key,
         slot_id=body.slot_id,
@@ -109,7 +97,7 @@ async def get_appointment(
     request: Request, sources: TenantDep, appointment_id: Annotated[str, _ID_PATH]
 ) -> Appointment:
     note_audit(request, "appointment.read")
-    appointment = await booking.get_appointment(sources, appointment_id)
+    appointment = await queries.get_appointment(sources, appointment_id)
     note_audit(
         request,
         "appointment.read",
@@ -122,16 +110,13 @@ async def get_appointment(
 @router.post("/{appointment_id}/cancel", dependencies=[_Write], operation_id="cancelAppointment")
 async def cancel_appointment(
     request: Request,
-    runtime: RuntimeDep,
-    sources: TenantDep,
+    ports: BookingDep,
     appointment_id: Annotated[str, _ID_PATH],
     body: CancelRequest,
 ) -> Appointment:
     """Cancel with a reason; the slot is freed."""
     note_audit(request, "appointment.cancel")
-    appointment = await booking.cancel(
-        _ports(runtime, sources), appointment_id=appointment_id, reason=body.reason
-    )
+    appointment = await booking.cancel(ports, appointment_id=appointment_id, reason=body.reason)
     note_audit(
         request,
         "appointment.cancel",
@@ -146,8 +131,7 @@ async def cancel_appointment(
 )
 async def reschedule_appointment(
     request: Request,
-    runtime: RuntimeDep,
-    sources: TenantDep,
+    ports: BookingDep,
     principal: CurrentPrincipal,
     appointment_id: Annotated[str, _ID_PATH],
     body: RescheduleRequest,
@@ -155,8 +139,8 @@ async def reschedule_appointment(
 ) -> RescheduleResult:
     """Book the new slot first, then cancel the old appointment (a saga)."""
     note_audit(request, "appointment.reschedule")
-    new, previous, detail = await booking.reschedule(
-        _ports(runtime, sources),
+    new, previous = await booking.reschedule(
+        ports,
         client_id=principal.client_id,
         idempotency_key=idempotency_key,
         appointment_id=appointment_id,
@@ -169,4 +153,4 @@ async def reschedule_appointment(
         patient_ids=[new.patient_id] if new.patient_id else [],
         sources=[new.source.source],
     )
-    return RescheduleResult(status="rescheduled", appointment=new, previous=previous, detail=detail)
+    return RescheduleResult(status="rescheduled", appointment=new, previous=previous)

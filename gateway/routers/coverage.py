@@ -6,22 +6,24 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from mappers.model import EligibilityResult
 
-from ..deps import CurrentPrincipal, RuntimeDep, authorize, json_body, require_scope
+from ..deps import (
+    CoverageDep,
+    CoverageDeskDep,
+    CurrentPrincipal,
+    authorize,
+    json_body,
+    require_scope,
+)
 from ..middleware import note_audit
 from ..request_only_route import RequestOnlyRoute
 from ..runtime import Runtime
 from ..schemas import CoverageBatchRequest, CoverageCheckRequest
 from ..services import coverage_batch as batch
 from ..services.coverage import CoverageQuery, check_coverage
-from ..services.errors import NotFound, ServiceError
+from ..services.errors import NotFound
 
 router = APIRouter(prefix="/v1/coverage-checks", tags=["coverage"])
 _Check = Depends(require_scope("coverage:check"))
-
-
-class CoverageUnavailable(ServiceError):
-    code = "coverage_unavailable"
-    title = "Coverage checks are not set up"
 
 
 def _no_cache(cache_control: str | None) -> bool:
@@ -58,8 +60,6 @@ async def check(request: Request) -> Response:
     principal = authorize(request, "coverage:check")
     body = await json_body(request, CoverageCheckRequest)
     runtime: Runtime = request.app.state.runtime
-    if runtime.coverage is None:
-        raise CoverageUnavailable("the gateway was built without coverage checks")
     desk = runtime.coverage.desks[principal.tenant]
     if body.patient_id:
         note_audit(request, "coverage.check", patient_ids=[body.patient_id])
@@ -106,37 +106,29 @@ router.add_api_route(
 
 @router.post("/batch", dependencies=[_Check], operation_id="startCoverageBatch", status_code=202)
 async def start_batch(
-    request: Request,
-    runtime: RuntimeDep,
-    principal: CurrentPrincipal,
-    body: CoverageBatchRequest,
+    request: Request, coverage: CoverageDep, desk: CoverageDeskDep, body: CoverageBatchRequest
 ) -> dict[str, Any]:
     """Queue a check of every patient with an appointment on ``date``; poll the job."""
-    if runtime.coverage is None:
-        raise CoverageUnavailable("the gateway was built without coverage checks")
-    desk = runtime.coverage.desks[principal.tenant]
-    job, sources = await batch.start_batch(desk, runtime.coverage.queue, body.date)
+    job, sources = await batch.start_batch(desk, coverage.queue, body.date)
     note_audit(
         request, "coverage.batch", patient_ids=job.items, sources=[h.id for h in desk.sources.all()]
     )
-    status = await batch.batch_status(runtime.coverage.queue, job)
+    status = await batch.batch_status(coverage.queue, job)
     return {**status, "sources": sources}
 
 
 @router.get("/batch/{job_id}", dependencies=[_Check], operation_id="getCoverageBatch")
 async def get_batch(
     request: Request,
-    runtime: RuntimeDep,
+    coverage: CoverageDep,
     principal: CurrentPrincipal,
     job_id: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")],
 ) -> dict[str, Any]:
     """Progress and summary: active, inactive, needs attention (with the reasons)."""
-    if runtime.coverage is None:
-        raise CoverageUnavailable("the gateway was built without coverage checks")
-    job = await runtime.coverage.queue.get(job_id)
+    job = await coverage.queue.get(job_id)
     if job is None or job.tenant != principal.tenant or job.kind != batch.BATCH_KIND:
         raise NotFound("no such batch job")
-    status = await batch.batch_status(runtime.coverage.queue, job)
+    status = await batch.batch_status(coverage.queue, job)
     note_audit(
         request,
         "coverage.batch.read",

@@ -1,10 +1,11 @@
-"""A patient's appointments in a date range, across every EHR that knows the patient."""
+"""Reading appointments: one by id, or a patient's in a date range across every EHR that
+knows the patient."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mappers import MappingError, decode_id, from_fhir
+from mappers import decode_id
 from mappers.model import Appointment
 
 from ..sources import SourceHandle, TenantSources
@@ -12,9 +13,15 @@ from .errors import InvalidRequest
 from .fanout import SourceStatus, fan_out
 from .patients import get_patient
 
-__all__ = ["list_appointments"]
+__all__ = ["get_appointment", "list_appointments"]
 
 MAX_APPOINTMENTS = 200
+
+
+async def get_appointment(sources: TenantSources, appointment_id: str) -> Appointment:
+    handle, ref = sources.resolve(appointment_id, "Appointment", "appointment")
+    record, _ = await handle.read_mapped("Appointment", ref.id, Appointment, what="appointment")
+    return record
 
 
 async def list_appointments(
@@ -36,22 +43,10 @@ async def list_appointments(
     window = [f"ge{start.isoformat()}", f"lt{end.isoformat()}"]
 
     async def search(handle: SourceHandle, upstream_patient: str) -> list[Appointment]:
-        params: dict[str, str | list[str]] = {
-            "patient": f"Patient/{upstream_patient}",
-            "date": window,
-            "_count": "100",
-        }
-        out: list[Appointment] = []
-        async for resource in handle.client.search("Appointment", params):
-            try:
-                record = from_fhir(resource, source=handle.id)
-            except MappingError:
-                continue
-            if isinstance(record, Appointment):
-                out.append(record)
-            if len(out) >= MAX_APPOINTMENTS:
-                break
-        return out
+        params = {"patient": f"Patient/{upstream_patient}", "date": window, "_count": "100"}
+        return await handle.search_mapped(
+            "Appointment", params, Appointment, limit=MAX_APPOINTMENTS
+        )
 
     pairs = [(h, pid) for h, pid in targets if h is not None]
     outcomes = await fan_out(

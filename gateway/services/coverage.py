@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from connectors import FhirClient, UpstreamError
-from mappers import InvalidId, MappingError, decode_id, from_fhir
+from connectors import UpstreamError
+from mappers import MappingError
 from mappers.model import (
     Coverage,
     EligibilityError,
@@ -37,7 +37,7 @@ from mappers.x12 import RETRY_LATER_REASONS
 from ..settings import PayerConfig, TenantConfig
 from ..sources import TenantSources
 from .eligibility_cache import EligibilityStore, FlightTimeout, SingleFlight, Subject
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest
 from .payers import PayerPort
 
 __all__ = [
@@ -395,23 +395,15 @@ def _member_target(query: CoverageQuery, payer: PayerConfig) -> _Target:
 async def _patient_target(
     desk: CoverageDesk, patient_id: str, asked: _Asked, deadline: float
 ) -> _Target | EligibilityResult:
-    try:
-        gid = decode_id(patient_id, resource_type="Patient")
-    except InvalidId:
-        raise InvalidRequest("patient_id is not a patient id") from None
-    handle = desk.sources.get(gid.source)
-    if handle is None:
-        raise NotFound("no such patient")
+    handle, ref = desk.sources.resolve(patient_id, "Patient", "patient")
     limit = max(min(desk.source_deadline_seconds, deadline - desk.clock()), 0.01)
+    params = {"beneficiary": f"Patient/{ref.id}", "_count": str(_MAX_COVERAGES)}
     async with asyncio.timeout(limit):
-        patient_json, coverage_json = await asyncio.gather(
-            handle.client.read("Patient", gid.id),
-            _coverages(handle.client, gid.id),
+        (patient, _), coverages = await asyncio.gather(
+            handle.read_mapped("Patient", ref.id, Patient, what="patient"),
+            # An unusable Coverage is skipped; the others may still answer.
+            handle.search_mapped("Coverage", params, Coverage, limit=_MAX_COVERAGES),
         )
-    patient = from_fhir(patient_json, source=handle.id)
-    if not isinstance(patient, Patient):
-        raise NotFound("no such patient")
-    coverages = [c for c in (_coverage(r, handle.id) for r in coverage_json) if c is not None]
     chosen = _primary(coverages, asked.dos)
     if chosen is None:
         return EligibilityResult(
@@ -442,24 +434,6 @@ async def _patient_target(
         coverage=chosen,
         patient_ids=(patient_id,),
     )
-
-
-async def _coverages(client: FhirClient, upstream_id: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    params = {"beneficiary": f"Patient/{upstream_id}", "_count": str(_MAX_COVERAGES)}
-    async for resource in client.search("Coverage", params, max_resources=_MAX_COVERAGES):
-        out.append(resource)
-    return out
-
-
-def _coverage(resource: Mapping[str, object], source: str) -> Coverage | None:
-    if resource.get("resourceType") != "Coverage":
-        return None
-    try:
-        record = from_fhir(resource, source=source)
-    except MappingError:
-        return None  # an unusable Coverage is skipped; the others may still answer
-    return record if isinstance(record, Coverage) else None
 
 
 def _primary(coverages: list[Coverage], dos: date) -> Coverage | None:

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from mappers import InvalidId, MappingError, decode_id, encode_id, from_fhir
+from mappers import InvalidId, decode_id, encode_id
 from mappers.model import Appointment, EligibilityRequest, EligibilityResult
 
 from ..jobs import Handler, Job, JobQueue
@@ -35,17 +35,14 @@ async def _day_patients(handle: SourceHandle, start: datetime, end: datetime) ->
         "date": [f"ge{start.isoformat()}", f"lt{end.isoformat()}"],
         "_count": "200",
     }
-    out: list[str] = []
-    async for resource in handle.client.search(
-        "Appointment", params, max_resources=MAX_APPOINTMENTS_PER_SOURCE
-    ):
-        try:
-            record = from_fhir(resource, source=handle.id)
-        except MappingError:
-            continue
-        if isinstance(record, Appointment) and record.status not in _SKIP and record.patient_id:
-            out.append(_gateway_patient_id(handle.id, record.patient_id))
-    return out
+    appointments = await handle.search_mapped(
+        "Appointment",
+        params,
+        Appointment,
+        limit=MAX_APPOINTMENTS_PER_SOURCE,
+        keep=lambda a: a.status not in _SKIP and a.patient_id is not None,
+    )
+    return [_gateway_patient_id(handle.id, a.patient_id) for a in appointments if a.patient_id]
 
 
 def _gateway_patient_id(source: str, ref: str) -> str:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from mappers import InvalidId, MappingError, decode_id, from_fhir
 from mappers.model import Patient
 
 from ..schemas import PatientLink, PatientOut
@@ -63,19 +61,7 @@ class PatientQuery:
 
 
 async def _search_one(handle: SourceHandle, params: dict[str, str]) -> list[Patient]:
-    out: list[Patient] = []
-    async for resource in handle.client.search("Patient", params):
-        if resource.get("resourceType") != "Patient":
-            continue
-        try:
-            record = from_fhir(resource, source=handle.id)
-        except MappingError:
-            continue  # an unusable record is skipped, not fatal for the search
-        if isinstance(record, Patient):
-            out.append(record)
-        if len(out) >= MAX_PER_SOURCE:
-            break
-    return out
+    return await handle.search_mapped("Patient", params, Patient, limit=MAX_PER_SOURCE)
 
 
 # Demographics copied as they are from the primary record into the API's patient.
@@ -138,17 +124,8 @@ def _linking_params(patient: Patient) -> dict[str, str] | None:
 async def get_patient(
     sources: TenantSources, patient_id: str, *, deadline_seconds: float
 ) -> tuple[PatientOut, list[SourceStatus]]:
-    try:
-        ref = decode_id(patient_id, resource_type="Patient")
-    except InvalidId:
-        raise NotFound("no such patient") from None
-    handle = sources.get(ref.source)
-    if handle is None:
-        raise NotFound("no such patient")
-    resource: Any = await handle.client.read("Patient", ref.id)
-    record = from_fhir(resource, source=handle.id)
-    if not isinstance(record, Patient):
-        raise NotFound("no such patient")
+    handle, ref = sources.resolve(patient_id, "Patient", "patient", malformed=NotFound)
+    record, _ = await handle.read_mapped("Patient", ref.id, Patient, what="patient")
     others = [h for h in sources.all() if h.id != handle.id]
     params = _linking_params(record)
     statuses = [SourceStatus(handle.id, "ok")]

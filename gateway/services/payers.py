@@ -13,15 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-import httpx
-
 from connectors import (
-    CORE_REALTIME_BUDGET,
-    CircuitBreaker,
-    ConcurrencyLimit,
-    FhirClient,
     FhirEligibility,
-    Policy,
     X12Eligibility,
 )
 from mappers import MappingError, from_fhir
@@ -29,10 +22,7 @@ from mappers.model import EligibilityRequest, EligibilityResult
 from mappers.outbound import PAYER_ID_SYSTEM, build_coverage_eligibility_request
 from mappers.x12 import build_270, parse_271
 
-from ..connections import build_auth
-from ..settings import PayerConfig
-
-__all__ = ["FhirPayer", "PayerPort", "X12Payer", "build_payer"]
+__all__ = ["FhirPayer", "PayerPort", "X12Payer"]
 
 Wall = Callable[[], datetime]
 
@@ -101,10 +91,7 @@ class FhirPayer:
             request,
         )
         answer = await self._transport.check(resource)
-        result = from_fhir(answer, source=self._source)
-        if not isinstance(result, EligibilityResult):
-            raise MappingError("resourceType", "expected a CoverageEligibilityResponse")
-        return result
+        return from_fhir(answer, source=self._source, expect=EligibilityResult)
 
 
 def _with_member(resource: dict[str, Any], request: EligibilityRequest) -> dict[str, Any]:
@@ -172,52 +159,3 @@ def _with_member(resource: dict[str, Any], request: EligibilityRequest) -> dict[
     out["patient"] = {"reference": "#patient"}
     out["insurance"] = [{"focal": True, "coverage": {"reference": "#coverage"}}]
     return out
-
-
-def build_payer(
-    config: PayerConfig,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    budget_seconds: float = CORE_REALTIME_BUDGET,
-) -> tuple[httpx.AsyncClient, PayerPort | None]:
-    """One pooled client and the payer port for a configured payer (None: no real-time service).
-
-    The connector's deadline is the real-time budget; the service keeps its own, shorter
-    one so it can still answer stale within the budget.
-    """
-    max_concurrency = config.max_concurrency
-    policy = Policy(
-        read_timeout=budget_seconds,
-        deadline=min(budget_seconds, CORE_REALTIME_BUDGET),
-        max_concurrency=max_concurrency,
-    )
-    http = httpx.AsyncClient(
-        transport=transport,
-        timeout=httpx.Timeout(
-            policy.read_timeout, connect=policy.connect_timeout, pool=policy.pool_timeout
-        ),
-        limits=httpx.Limits(max_connections=max_concurrency * 2),
-    )
-    if config.transport == "none" or config.endpoint is None:
-        return http, None
-    endpoint = str(config.endpoint).rstrip("/")
-    source = f"payer-{config.id}"
-    auth = build_auth(config.auth, http, endpoint, source)
-    breaker = CircuitBreaker(policy)
-    limit = ConcurrencyLimit(max_concurrency)
-    if config.transport == "x12":
-        x12 = X12Eligibility(
-            endpoint,
-            http=http,
-            auth=auth,
-            envelope=config.x12_envelope,
-            source=source,
-            policy=policy,
-            breaker=breaker,
-            limit=limit,
-        )
-        return http, X12Payer(x12, usage=config.x12_usage)
-    client = FhirClient(
-        endpoint, auth=auth, http=http, policy=policy, source=source, breaker=breaker, limit=limit
-    )
-    return http, FhirPayer(FhirEligibility(client), source=source)

@@ -6,14 +6,14 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from mappers import InvalidId, MappingError, decode_id, from_fhir
+from mappers import InvalidId, decode_id
 from mappers.model import Slot
 
 from ..cache import Cache, CacheKeys
-from ..sources import SourceHandle, TenantSources
-from . import find_book
+from ..sources import TenantSources
 from .errors import InvalidRequest
 from .fanout import SourceStatus, fan_out
+from .scheduling import SlotWindow
 
 __all__ = ["SlotQuery", "find_slots", "slots_generation_key"]
 
@@ -61,44 +61,6 @@ def slots_generation_key(keys: CacheKeys, tenant: str) -> str:
     return keys.plain("slots-gen", tenant, "n")
 
 
-async def _schedule_ids(handle: SourceHandle, actor: str) -> list[str]:
-    """Upstream ids of the actor's Schedules (only ids are needed: no mapping)."""
-    ids: list[str] = []
-    async for resource in handle.client.search("Schedule", {"actor": actor, "_count": "200"}):
-        rid = resource.get("id")
-        if isinstance(rid, str) and rid:
-            ids.append(rid)
-    return ids
-
-
-async def _slots_of(handle: SourceHandle, query: SlotQuery, actor: str | None) -> list[Slot]:
-    params: dict[str, str | list[str]] = {
-        "status": "free",
-        "start": [f"ge{query.start.isoformat()}", f"lt{query.end.isoformat()}"],
-        "_count": "200",
-    }
-    if actor is not None:
-        schedules = await _schedule_ids(handle, actor)
-        if not schedules:
-            return []
-        params["schedule"] = ",".join(f"Schedule/{sid}" for sid in schedules)
-    if query.service_type:
-        params["service-type"] = query.service_type
-    out: list[Slot] = []
-    async for resource in handle.client.search("Slot", params):
-        if resource.get("resourceType") != "Slot":
-            continue
-        try:
-            record = from_fhir(resource, source=handle.id)
-        except MappingError:
-            continue
-        if isinstance(record, Slot) and record.status == "free":
-            out.append(record)
-        if len(out) >= MAX_SLOTS_PER_SOURCE:
-            break
-    return out
-
-
 async def find_slots(
     sources: TenantSources,
     query: SlotQuery,
@@ -137,23 +99,16 @@ async def find_slots(
                 [SourceStatus(**s) for s in data["sources"]],
                 True,
             )
-    proposals = find_book.ProposalStore(cache, keys, sources.tenant.id)
-
-    async def slots_of(h: SourceHandle) -> list[Slot]:
-        # $find/$book EHRs (Epic) have no Slot search: their proposals are the slots.
-        if find_book.uses_find_book(h):
-            return await find_book.proposed_slots(
-                h,
-                start=query.start,
-                end=query.end,
-                service_type=query.service_type,
-                actor=actor[1] if actor else None,
-                store=proposals,
-                limit=MAX_SLOTS_PER_SOURCE,
-            )
-        return await _slots_of(h, query, actor[1] if actor else None)
-
-    outcomes = await fan_out(handles, lambda h: h.id, slots_of, deadline_seconds)
+    window = SlotWindow(
+        start=query.start,
+        end=query.end,
+        limit=MAX_SLOTS_PER_SOURCE,
+        service_type=query.service_type,
+        actor=actor[1] if actor else None,
+    )
+    outcomes = await fan_out(
+        handles, lambda h: h.id, lambda h: h.scheduler.free_slots(window), deadline_seconds
+    )
     slots = sorted((s for o in outcomes if o.value for s in o.value), key=lambda s: (s.start, s.id))
     statuses = [o.status for o in outcomes]
     # Only complete answers are cached: a source that failed must be asked again next time.

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 
 from ..errors import MappingError
 from ..model import EligibilityRequest, Person
+from ..npi import is_valid_npi
 from .tokenizer import Delimiters
 
 __all__ = ["build_270"]
@@ -94,7 +95,7 @@ def _transaction(
     if dependent is not None and not (dependent.last_name and dependent.first_name):
         raise MappingError("EligibilityRequest.dependent", "needs first and last name")
     npi = _clean(request.provider_npi, 10)
-    if not _valid_npi(npi):
+    if not is_valid_npi(npi):
         raise MappingError(
             "EligibilityRequest.provider_npi", "must be 10 digits with a valid check digit"
         )
@@ -233,18 +234,3 @@ def _clean(value: str | None, max_length: int) -> str:
     ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
     text = _SPACES.sub(" ", _UNSAFE.sub(" ", ascii_text)).strip().upper()
     return text[:max_length].rstrip()
-
-
-def _valid_npi(npi: str) -> bool:
-    """Ten digits whose last is the Luhn check digit over "80840" + the first nine."""
-    if not re.fullmatch(r"[12]\d{9}", npi):
-        return False
-    digits = [int(c) for c in "80840" + npi]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0

@@ -10,16 +10,11 @@ server running in UTC. Intervals are half-open: [start, end).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
-_DATE_RE = re.compile(
-    r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
-    r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d+))?)?"
-    r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
-)
+from mappers.fhir_dates import interval
 
 _MIN = datetime.min.replace(tzinfo=UTC)
 _MAX = datetime.max.replace(tzinfo=UTC)
@@ -35,36 +30,11 @@ class DateRange:
 
 def parse_range(text: str) -> DateRange:
     """The interval a FHIR date/dateTime/instant stands for; ValueError if malformed."""
-    match = _DATE_RE.match(text.strip())
-    if match is None:
-        raise ValueError(f"Invalid date/time format: {text!r}")
-    parts = match.groupdict()
-    tz = _offset(parts["tz"])
-    year = int(parts["year"])
-    if parts["month"] is None:
-        start = datetime(year, 1, 1, tzinfo=tz)
-        return DateRange(start, datetime(year + 1, 1, 1, tzinfo=tz))
-    month = int(parts["month"])
-    if parts["day"] is None:
-        start = datetime(year, month, 1, tzinfo=tz)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
-        return DateRange(start, end)
-    day = int(parts["day"])
-    if parts["hour"] is None:
-        start = datetime(year, month, day, tzinfo=tz)
-        return DateRange(start, start + timedelta(days=1))
-    hour, minute = int(parts["hour"]), int(parts["minute"])
-    if parts["second"] is None:
-        start = datetime(year, month, day, hour, minute, tzinfo=tz)
-        return DateRange(start, start + timedelta(minutes=1))
-    second = int(parts["second"])
-    fraction = parts["fraction"]
-    if fraction is None:
-        start = datetime(year, month, day, hour, minute, second, tzinfo=tz)
-        return DateRange(start, start + timedelta(seconds=1))
-    micros = int(fraction[:6].ljust(6, "0"))
-    start = datetime(year, month, day, hour, minute, second, micros, tzinfo=tz)
-    return DateRange(start, start + timedelta(microseconds=10 ** (6 - min(len(fraction), 6))))
+    try:
+        start, end = interval(text)
+    except ValueError:
+        raise ValueError(f"Invalid date/time format: {text!r}") from None
+    return DateRange(start, end)
 
 
 def period_range(start: str | None, end: str | None) -> DateRange:
@@ -97,11 +67,3 @@ _COMPARATORS: dict[str, Callable[[DateRange, DateRange], bool]] = {
 def matches(prefix: str, resource: DateRange, param: DateRange) -> bool:
     """Whether a resource's interval satisfies `prefix` against the parameter's."""
     return _COMPARATORS[prefix](resource, param)
-
-
-def _offset(tz: str | None) -> timezone:
-    if tz is None or tz == "Z":
-        return UTC
-    sign = -1 if tz[0] == "-" else 1
-    hours, minutes = int(tz[1:3]), int(tz[4:6])
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))

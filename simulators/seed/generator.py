@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mappers.npi import npi_check_digit
 from mappers.outbound import PAYER_ID_SYSTEM
 from simulators.seed.catalog import PAYERS, PRACTITIONER_NAMES, Payer
 from simulators.seed.people import DEFAULT_SEED, Person, Registration, roster
@@ -128,17 +129,9 @@ def _format_phone(rng: random.Random, digits: str) -> str:
 
 
 def _npi(base: int) -> str:
-    """A ten-digit NPI with a valid Luhn check digit (computed with the 80840 prefix)."""
+    """A ten-digit NPI whose last digit is its check digit."""
     body = f"{base:09d}"
-    digits = [int(c) for c in "80840" + body]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return body + str((10 - total % 10) % 10)
+    return body + npi_check_digit(body)
 
 
 # --- organizations, practitioners, locations ------------------------------------------

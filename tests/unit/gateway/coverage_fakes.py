@@ -16,6 +16,7 @@ from gateway.cache import CacheKeys, MemoryCache
 from gateway.services.coverage import CoverageDesk
 from gateway.services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
 from gateway.services.payers import PayerPort
+from gateway.services.scheduling import SlotCreateScheduler
 from gateway.settings import PayerConfig, SourceConfig, TenantConfig
 from gateway.sources import SourceHandle, TenantSources
 from mappers import encode_id
@@ -174,7 +175,8 @@ class FakeEhr:
         client = FhirClient(
             str(source.base_url), http=http, source=source.id, policy=Policy(max_attempts=1)
         )
-        return TenantSources(config, {source.id: SourceHandle(source, client)})
+        scheduler = SlotCreateScheduler(client, source.id)
+        return TenantSources(config, {source.id: SourceHandle(source, client, scheduler)})
 
 
 def _bundle(resources: list[dict[str, Any]]) -> httpx.Response:

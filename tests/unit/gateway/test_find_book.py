@@ -18,7 +18,7 @@ from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from gateway.cache import MemoryCache
 from gateway.security import hash_api_key
-from gateway.services.find_book import PROPOSAL_TYPE, find_parameters
+from gateway.services.scheduling.find_book import PROPOSAL_TYPE, find_parameters
 from gateway.settings import ApiClientConfig, Settings, SourceConfig, TenantConfig
 from mappers import decode_id, encode_id
 

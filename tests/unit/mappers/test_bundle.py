@@ -197,3 +197,15 @@ def test_unexpected_mapper_failure_becomes_a_mapping_error_without_its_message(
     )
     assert page == []
     assert page.warnings == ["Bundle.entry[0].resource: unreadable (RuntimeError); skipped"]
+
+
+def test_from_fhir_with_expect_types_the_record_or_refuses_another_kind() -> None:
+    from mappers import from_fhir
+    from mappers.model import Patient, Slot
+
+    patient = {"resourceType": "Patient", "id": "p1"}
+    assert isinstance(from_fhir(patient, source="ehr-a", expect=Patient), Patient)
+    with pytest.raises(MappingError) as caught:
+        from_fhir(patient, source="ehr-a", expect=Slot)
+    assert caught.value.path == "resourceType"
+    assert "Slot" in caught.value.reason

@@ -245,7 +245,7 @@ async def test_connector_exchange_round_trip(client: httpx.AsyncClient, envelope
 
 
 async def test_core_envelope_answer_fields(client: httpx.AsyncClient) -> None:
-    from connectors.eligibility import _multipart_fields
+    from connectors.core_envelope import decode_fields
 
     boundary = "b0"
     fields = {
@@ -272,7 +272,7 @@ async def test_core_envelope_answer_fields(client: httpx.AsyncClient) -> None:
     )
 
     assert response.status_code == 200
-    answer = _multipart_fields(response.headers["content-type"], response.content)
+    answer = decode_fields(response.headers["content-type"], response.content)
     assert answer["PayloadType"] == "X12_271_Response_005010X279A1"
     assert answer["ErrorCode"] == "Success"
     assert (answer["SenderID"], answer["ReceiverID"]) == ("SIMPAYER", "FRONTDESK")

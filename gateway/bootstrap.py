@@ -1,0 +1,199 @@
+"""The composition root: every client, cache, breaker, scheduler, coverage desk and booking
+port of the gateway is built here, once, and nowhere else.
+
+``bootstrap`` enters each thing that must be closed into the caller's ``AsyncExitStack``
+as soon as it exists, so the app's lifespan closes them in reverse order (batch workers
+first, then the payer and EHR clients, then Redis and the audit file), and a failure
+halfway through closes what was already built. Tests and the sandbox hand in
+``Adapters`` (ASGI transports, a memory cache, an audit sink) instead of patching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+
+from .audit import AuditSink, FileAuditSink
+from .cache import Cache, CacheKeys, MemoryCache, RedisCache
+from .connections import payer_port, source_client
+from .jobs import JobQueue, JobWorker
+from .logs import get_logger
+from .metrics import GatewayMetrics
+from .runtime import CoverageRuntime, Runtime
+from .security import Authenticator
+from .services.booking import BookingPorts
+from .services.coverage import CoverageDesk
+from .services.coverage_batch import batch_handler
+from .services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
+from .services.payers import PayerPort
+from .services.scheduling import ProposalStore, scheduler_for
+from .settings import PayerConfig, Settings, SourceConfig, TenantConfig
+from .sources import SourceHandle, TenantSources
+
+__all__ = ["Adapters", "PayerTransportFactory", "TransportFactory", "bootstrap"]
+
+log = get_logger(__name__)
+
+# Builds the httpx transport for a source; the sandbox and tests pass ASGI or mock transports.
+TransportFactory = Callable[[SourceConfig], httpx.AsyncBaseTransport | None]
+# Builds the httpx transport for a payer; tests pass an ASGI transport to the payer simulator.
+PayerTransportFactory = Callable[[PayerConfig], httpx.AsyncBaseTransport | None]
+# How long shutdown waits for batch workers stuck in an upstream call.
+_WORKER_STOP_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What a caller may supply instead of the real thing (None: build it from settings)."""
+
+    transports: TransportFactory | None = None
+    payer_transports: PayerTransportFactory | None = None
+    cache: Cache | None = None
+    audit: AuditSink | None = None
+
+
+async def bootstrap(
+    settings: Settings,
+    stack: AsyncExitStack,
+    metrics: GatewayMetrics,
+    adapters: Adapters = Adapters(),
+) -> Runtime:
+    keys = CacheKeys(settings.cache.hash_key.read())
+    cache = _cache(settings, stack, metrics, adapters)
+    audit = _audit(settings, stack, adapters)
+    tenants = {
+        t.id: _tenant_sources(t, stack, metrics, cache, keys, adapters) for t in settings.tenants
+    }
+    booking = {
+        tenant_id: BookingPorts(
+            sources=sources,
+            cache=cache,
+            keys=keys,
+            idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
+            on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
+        )
+        for tenant_id, sources in tenants.items()
+    }
+    coverage = _coverage(settings, stack, tenants, cache, keys, adapters)
+    return Runtime(
+        settings=settings,
+        authenticator=Authenticator(settings.api_clients, settings.jwt),
+        cache=cache,
+        keys=keys,
+        audit=audit,
+        metrics=metrics,
+        tenants=tenants,
+        booking=booking,
+        coverage=coverage,
+    )
+
+
+def _cache(
+    settings: Settings, stack: AsyncExitStack, metrics: GatewayMetrics, adapters: Adapters
+) -> Cache:
+    if adapters.cache is not None:
+        return adapters.cache
+    if not settings.cache.redis_url:
+        return MemoryCache()
+    redis = RedisCache.from_url(
+        settings.cache.redis_url, on_error=lambda op: metrics.cache_errors.labels(op).inc()
+    )
+    stack.push_async_callback(redis.aclose)
+    return redis
+
+
+def _audit(settings: Settings, stack: AsyncExitStack, adapters: Adapters) -> AuditSink:
+    if adapters.audit is not None:
+        return adapters.audit
+    sink = FileAuditSink(settings.audit_path)
+    stack.callback(sink.close)
+    return sink
+
+
+def _tenant_sources(
+    tenant: TenantConfig,
+    stack: AsyncExitStack,
+    metrics: GatewayMetrics,
+    cache: Cache,
+    keys: CacheKeys,
+    adapters: Adapters,
+) -> TenantSources:
+    proposals = ProposalStore(cache, keys, tenant.id)
+    handles: dict[str, SourceHandle] = {}
+    for source in tenant.sources:
+        transport = adapters.transports(source) if adapters.transports else None
+        http, client = source_client(source, metrics, transport)
+        stack.push_async_callback(http.aclose)
+        handles[source.id] = SourceHandle(
+            config=source, client=client, scheduler=scheduler_for(client, source.id, proposals)
+        )
+    return TenantSources(tenant=tenant, handles=handles)
+
+
+def _coverage(
+    settings: Settings,
+    stack: AsyncExitStack,
+    tenants: dict[str, TenantSources],
+    cache: Cache,
+    keys: CacheKeys,
+    adapters: Adapters,
+) -> CoverageRuntime:
+    config = settings.cache
+    store = EligibilityStore(
+        cache,
+        keys,
+        TtlPolicy(
+            active=config.eligibility_active_ttl_seconds,
+            inactive=config.eligibility_inactive_ttl_seconds,
+            data_error=config.eligibility_data_error_ttl_seconds,
+            last_good=config.eligibility_stale_ttl_seconds,
+        ),
+    )
+    budget = settings.coverage_budget_seconds
+    # One flight table per process: in-process waiters share a task, others poll the lock.
+    flights = SingleFlight(store, lock_ttl=budget + 5)
+    desks: dict[str, CoverageDesk] = {}
+    for tenant in settings.tenants:
+        ports: dict[str, PayerPort] = {}
+        for payer in tenant.payers:
+            transport = adapters.payer_transports(payer) if adapters.payer_transports else None
+            built = payer_port(payer, transport=transport, budget_seconds=budget)
+            if built is None:
+                continue
+            http, port = built
+            stack.push_async_callback(http.aclose)
+            ports[payer.id] = port
+        desks[tenant.id] = CoverageDesk(
+            tenant=tenant,
+            sources=tenants[tenant.id],
+            payers=ports,
+            store=store,
+            flights=flights,
+            budget_seconds=budget,
+            source_deadline_seconds=settings.source_deadline_seconds,
+        )
+    queue = JobQueue(cache)
+    handler = batch_handler(desks, per_payer=settings.coverage_batch_per_payer)
+    # Called from the lifespan, so a loop is running: the workers live as long as the app.
+    loop = asyncio.get_running_loop()
+    workers = [
+        loop.create_task(JobWorker(queue, handler).run_forever(), name=f"coverage-batch-{i}")
+        for i in range(settings.coverage_batch_workers)
+    ]
+    if workers:
+        stack.push_async_callback(_stop_workers, workers)
+    return CoverageRuntime(desks=desks, store=store, queue=queue)
+
+
+async def _stop_workers(workers: list[asyncio.Task[None]]) -> None:
+    for task in workers:
+        task.cancel()
+    # Bounded: shutdown must never hang on a worker stuck in an upstream call.
+    await asyncio.wait(workers, timeout=_WORKER_STOP_SECONDS)
+    for task in workers:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning("batch_worker_failed", error=type(task.exception()).__name__)

@@ -1,0 +1,332 @@
+"""Booking on `$find`/`$book` EHRs (Argonaut Scheduling; Epic).
+
+These EHRs offer no Slot search: `Appointment/$find` returns *proposed*
+Appointments, which the gateway shows as free Slots, and `Appointment/$book`
+books one (argonautproject/scheduling OperationDefinition-appointment-find/book).
+Epic lists only read for Slot and Schedule, and its sandbox names the `$find`
+time parameters `startTime`/`endTime` (field-facts.md §2); parameter names come
+from the source's `VendorProfile.find_book`, never from here.
+
+The gateway slot id of a proposal
+---------------------------------
+`$book` needs the proposal back, but a proposal may have no persistent id:
+
+- When `$find` gave the proposal an id (Epic's "temporary appointments"), the
+  slot id is ``encode_id(source, "Appointment", <that id>)`` and `$book` sends
+  ``appt-id``. Stateless: any gateway replica can book it, Redis or not.
+- When it gave none (Argonaut allows an id-less proposed Appointment), the
+  proposal is stored in the shared cache under a keyed digest of its content
+  for ``PROPOSAL_TTL_SECONDS`` and the slot id is
+  ``encode_id(source, "ProposedAppointment", <digest>)``; `$book` sends the stored
+  resource as ``appt-resource``. The digest is keyed (``CacheKeys.digest``), so a
+  client can't forge an id for a time `$find` never offered; an expired or
+  unknown one answers slot_unavailable ("search again"). The same proposal
+  always gets the same id, so a cached slot list and a fresh one agree.
+
+Both are ordinary gateway ids (opaque, URL-safe, reversible to the source), so
+POST /v1/appointments takes them unchanged.
+
+Retries: `$find` is read-only and sent ``idempotent=True`` (the client may retry
+it); `$book` is not idempotent and is sent once. A repeated POST with the same
+Idempotency-Key is replayed by the gateway (``booking._idempotent``), not resent.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from connectors import Conflict, FhirClient, FindBookNames, ProtocolError, Rejected, UpstreamError
+from connectors import NotFound as UpstreamNotFound
+from mappers import GatewayId, InvalidId, MappingError, encode_id, from_fhir
+from mappers.model import Appointment, Slot
+from mappers.outbound import BOOKING_IDENTIFIER_SYSTEM, booking_identifier_value, cancel_patch
+
+from ..errors import InvalidRequest, SlotTaken, SlotUnavailable
+from .port import BookingDetails, SlotWindow
+from .proposals import ProposalStore
+
+__all__ = ["PROPOSAL_TYPE", "FindBookScheduler", "find_parameters"]
+
+# Tag of a gateway id whose upstream part is the digest of a stored, id-less proposal.
+PROPOSAL_TYPE = "ProposedAppointment"
+# Argonaut $book input for the patient (OperationDefinition-appointment-book, field-facts §2).
+# TODO(profile): move to FindBookNames once a vendor is documented to name it differently.
+BOOK_PATIENT_PARAM = "patient-id"
+BOOK_COMMENT_PARAM = "comment"
+# OperationOutcome issue codes (R4 issue-type) that mean "someone else has that time".
+_TAKEN_CODES = frozenset({"conflict", "duplicate"})
+_BOOKABLE = frozenset({"proposed"})
+
+
+# --- $find ------------------------------------------------------------------------------
+
+
+def find_parameters(
+    names: FindBookNames,
+    *,
+    start: datetime,
+    end: datetime,
+    service_type: str | None = None,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """The Parameters body of `$find`, with the profile's parameter names."""
+    params: list[dict[str, Any]] = [
+        {"name": names.start, "valueDateTime": start.isoformat()},
+        {"name": names.end, "valueDateTime": end.isoformat()},
+    ]
+    if service_type:
+        # Appointment.serviceType is a CodeableConcept; the code alone is what we know.
+        concept = {"coding": [{"code": service_type}]}
+        params.append({"name": names.service_type, "valueCodeableConcept": concept})
+    if actor is not None:
+        name = names.practitioner if actor.startswith("Practitioner/") else names.location
+        params.append({"name": name, "valueReference": {"reference": actor}})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def _appointments_in(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Appointments of a `$find`/`$book` answer: a Bundle, a Parameters `return`, or one."""
+    rtype = result.get("resourceType")
+    if rtype == "Appointment":
+        return [result]
+    if rtype == "Parameters":
+        out: list[dict[str, Any]] = []
+        for p in result.get("parameter") or ():
+            if isinstance(p, dict) and isinstance(p.get("resource"), dict):
+                out += _appointments_in(p["resource"])
+        return out
+    if rtype == "Bundle":
+        return [
+            e["resource"]
+            for e in result.get("entry") or ()
+            if isinstance(e, dict)
+            and isinstance(e.get("resource"), dict)
+            and e["resource"].get("resourceType") == "Appointment"
+        ]
+    return []
+
+
+def _book_parameters(
+    names: FindBookNames,
+    *,
+    appointment: dict[str, Any] | str,
+    patient_upstream: str,
+    comment: str | None,
+    cancels: str | None,
+) -> dict[str, Any]:
+    params: list[dict[str, Any]] = []
+    if isinstance(appointment, str):
+        params.append({"name": names.appointment_id, "valueString": appointment})
+    else:
+        params.append({"name": names.appointment_resource, "resource": appointment})
+    params.append({"name": BOOK_PATIENT_PARAM, "valueString": patient_upstream})
+    if cancels is not None:
+        params.append({"name": names.cancelled_appointment_id, "valueString": cancels})
+    if comment:
+        params.append({"name": BOOK_COMMENT_PARAM, "valueString": comment})
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+def _with_patient(
+    proposal: dict[str, Any],
+    patient_upstream: str,
+    *,
+    identifier: tuple[str, str],
+    reason: str | None,
+    comment: str | None,
+) -> dict[str, Any]:
+    """The stored proposal with the patient (and our booking identifier) added."""
+    resource = copy.deepcopy(proposal)
+    resource.pop("id", None)
+    participants = [
+        p
+        for p in resource.get("participant") or []
+        if not (
+            isinstance(p, dict)
+            and str((p.get("actor") or {}).get("reference", "")).startswith("Patient/")
+        )
+    ]
+    participants.append(
+        {
+            "actor": {"reference": f"Patient/{patient_upstream}"},
+            "required": "required",
+            "status": "accepted",
+        }
+    )
+    resource["participant"] = participants
+    # The booking identifier lets a PSR or a later reconciliation find this booking by
+    # Idempotency-Key; it is a digest, never the client's key (mappers.outbound).
+    resource["identifier"] = [
+        *(resource.get("identifier") or []),
+        {"system": identifier[0], "value": identifier[1]},
+    ]
+    if reason:
+        resource["reasonCode"] = [{"text": reason}]
+    if comment:
+        resource["comment"] = comment
+    return resource
+
+
+def _taken(exc: UpstreamError) -> bool:
+    return isinstance(exc, Conflict) or any(i.code in _TAKEN_CODES for i in exc.issues)
+
+
+class FindBookScheduler:
+    """`$find` proposals are the free slots; `$book` books one; cancel is a JSON Patch."""
+
+    slot_types = frozenset({"Appointment", PROPOSAL_TYPE})
+
+    def __init__(
+        self, client: FhirClient, source: str, names: FindBookNames, proposals: ProposalStore
+    ) -> None:
+        self._client = client
+        self._source = source
+        self._names = names
+        self._proposals = proposals
+        # Argonaut `$book` takes ``cancelled-appt-id`` ("reschedule = cancel + rebook",
+        # OperationDefinition-appointment-book); a profile opts out by naming it "".
+        self.can_rebook = bool(names.cancelled_appointment_id)
+
+    async def free_slots(self, window: SlotWindow) -> list[Slot]:
+        """POST [base]/Appointment/$find; each proposed Appointment becomes a free Slot."""
+        result = await self._client.operation(
+            self._names.find,
+            resource_type="Appointment",
+            parameters=find_parameters(
+                self._names,
+                start=window.start,
+                end=window.end,
+                service_type=window.service_type,
+                actor=window.actor,
+            ),
+            # $find changes nothing upstream (Argonaut: affectsState false): safe to retry.
+            idempotent=True,
+        )
+        out: list[Slot] = []
+        for proposal in _appointments_in(result):
+            slot = await self._slot_of(proposal)
+            if slot is not None and window.start <= slot.start < window.end:
+                out.append(slot)
+            if len(out) >= window.limit:
+                break
+        return out
+
+    async def _slot_of(self, proposal: dict[str, Any]) -> Slot | None:
+        upstream = proposal.get("id")
+        slot_id: str | None = None
+        if isinstance(upstream, str):
+            try:
+                slot_id = encode_id(self._source, "Appointment", upstream)
+            except InvalidId:
+                slot_id = None
+        mapped_json = proposal
+        if slot_id is None:
+            digest = await self._proposals.put(self._source, proposal)
+            slot_id = encode_id(self._source, PROPOSAL_TYPE, digest)
+            # The mapper needs an id to point back to; the digest is this proposal's name.
+            mapped_json = {**proposal, "id": digest}
+        try:
+            record = from_fhir(mapped_json, source=self._source, expect=Appointment)
+        except MappingError:
+            return None
+        if record.status not in _BOOKABLE or record.start is None or record.end is None:
+            return None  # a time we can't place can't be offered (as mappers.slot does)
+        return Slot(
+            id=slot_id,
+            source=record.source,
+            # A proposal belongs to no Schedule the gateway could read (Epic: Schedule is
+            # read-only and $find is the only availability mechanism, field-facts §2).
+            schedule_id=None,
+            start=record.start,
+            end=record.end,
+            status="free",
+            service_types=record.service_types,
+            appointment_type=record.appointment_type,
+            comment=record.comment,
+            warnings=record.warnings,
+        )
+
+    async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
+        """POST [base]/Appointment/$book for the proposal behind ``slot``; sent once, never
+        retried.
+
+        409, or 4xx with an issue ``conflict``/``duplicate``, means another booking has the
+        time: slot_taken. A vanished temporary appointment or other refusal answers
+        slot_unavailable (search again).
+        """
+        appointment: dict[str, Any] | str
+        if slot.resource_type == "Appointment":
+            # Epic's temporary appointment from $find: $book takes its id.
+            appointment = slot.id
+        elif slot.resource_type == PROPOSAL_TYPE:
+            stored = await self._proposals.get(self._source, slot.id)
+            if stored is None:
+                raise SlotUnavailable("the offered time has expired; search slots again")
+            appointment = _with_patient(
+                stored,
+                details.patient,
+                identifier=(
+                    BOOKING_IDENTIFIER_SYSTEM,
+                    booking_identifier_value(details.idempotency_digest),
+                ),
+                reason=details.reason,
+                comment=details.comment,
+            )
+        else:
+            raise InvalidRequest("slot is not a slot offered by this EHR")
+        body = _book_parameters(
+            self._names,
+            appointment=appointment,
+            patient_upstream=details.patient,
+            comment=details.comment,
+            cancels=details.replaces if self.can_rebook else None,
+        )
+        try:
+            result = await self._client.operation(
+                self._names.book, resource_type="Appointment", parameters=body, idempotent=False
+            )
+        except UpstreamNotFound:
+            raise SlotUnavailable("the offered time has expired; search slots again") from None
+        except (Conflict, Rejected) as exc:
+            if _taken(exc):
+                raise SlotTaken("another booking took this time first") from None
+            # Diagnostics may quote patient data: only the outcome reaches the client.
+            raise SlotUnavailable("the EHR refused to book this time") from None
+        booked = _appointments_in(result)
+        if not booked:
+            # The EHR may have booked it: this is not a refusal, and must not look like one.
+            raise ProtocolError(
+                "$book answered without an Appointment",
+                source=self._source,
+                method="POST",
+                url_template=f"/Appointment/{self._names.book}",
+                retryable=False,
+            )
+        try:
+            return from_fhir(booked[0], source=self._source, expect=Appointment)
+        except MappingError:
+            raise SlotUnavailable("the EHR did not return an appointment") from None
+
+    async def cancel(
+        self, upstream_id: str, current: dict[str, Any], reason: str
+    ) -> dict[str, Any]:
+        """PATCH [base]/Appointment/{id}: status cancelled with a reason (Argonaut cancel
+        example, source/pages/_includes/cancel-examples.md), If-Match on the version read
+        when the EHR gave one. A JSON Patch that sets the status is idempotent, so without a
+        version it is still safe to send; it never overwrites fields we did not read, as a
+        PUT would. These EHRs own their availability (Epic: Slot is read-only): nothing to
+        free. Raises `PreconditionFailed` when the appointment changed since it was read.
+        """
+        meta = current.get("meta")
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        updated = await self._client.patch(
+            "Appointment",
+            upstream_id,
+            cancel_patch(reason),
+            if_match=version if isinstance(version, str) else None,
+        )
+        if "status" not in updated:  # Prefer: return=minimal answers carry no body
+            updated = await self._client.read("Appointment", upstream_id)
+        return updated

@@ -1,0 +1,71 @@
+"""The ``Scheduler`` seam: how one EHR offers free time, books it and cancels it.
+
+Two implementations, chosen once per source from its vendor profile
+(``connectors.BookingStyle``): ``SlotCreateScheduler`` (search free Slots, create an
+Appointment; HAPI, generic R4, Oracle Health) and ``FindBookScheduler`` (Argonaut
+``$find``/``$book``; Epic). The booking service above them keeps what is the same for
+every EHR: idempotency, the per-slot lock and the reschedule saga.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from mappers import GatewayId
+from mappers.model import Appointment, Slot
+
+__all__ = ["BookingDetails", "Scheduler", "SlotWindow"]
+
+
+@dataclass(frozen=True)
+class SlotWindow:
+    """Free time wanted from one source: ``[start, end)``, optional filters, a cap."""
+
+    start: datetime
+    end: datetime
+    limit: int
+    service_type: str | None = None
+    # "Practitioner/<upstream id>" or "Location/<upstream id>" of this source, or None.
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class BookingDetails:
+    """Who a booking is for, and what identifies it upstream."""
+
+    # The Patient's upstream id in the slot's EHR.
+    patient: str
+    # SHA-256 of (client, Idempotency-Key): the booking identifier is derived from it, so a
+    # retried create finds the first one and the client's key never reaches the EHR.
+    idempotency_digest: str
+    reason: str | None = None
+    comment: str | None = None
+    # Upstream id of an appointment this booking replaces; sent only where ``can_rebook``.
+    replaces: str | None = None
+
+
+class Scheduler(Protocol):
+    """One source's booking route. Raises service errors (``SlotTaken``,
+    ``SlotUnavailable`` ...) for refusals and ``connectors.UpstreamError`` for the rest."""
+
+    # Resource types a gateway slot id of this source may name ("Slot", or $find proposals).
+    slot_types: frozenset[str]
+    # Whether ``book`` can cancel the appointment it replaces in the same call.
+    can_rebook: bool
+
+    async def free_slots(self, window: SlotWindow) -> list[Slot]:
+        """Free, bookable slots starting in the window, sorted as the source gave them."""
+        ...
+
+    async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
+        """Book ``slot`` (a gateway id of this source) for ``details.patient``."""
+        ...
+
+    async def cancel(
+        self, upstream_id: str, current: dict[str, Any], reason: str
+    ) -> dict[str, Any]:
+        """Cancel the appointment read as ``current`` (guarded by its version) and free
+        what it held; the updated Appointment JSON. ``PreconditionFailed`` when it changed."""
+        ...
