@@ -42,10 +42,11 @@ class Authenticator:
         self._by_hash = {
             c.key_sha256: Principal(c.id, c.tenant, frozenset(c.scopes)) for c in clients
         }
-        self._jwt = jwt_config
-        self._keys: KeySet | None = None
+        # The JWT settings and their key set, together or not at all.
+        self._jwt: tuple[JwtConfig, KeySet] | None = None
         if jwt_config is not None:
-            self._keys = KeySet.import_key_set(json.loads(Path(jwt_config.jwks_file).read_text()))
+            keys = KeySet.import_key_set(json.loads(Path(jwt_config.jwks_file).read_text()))
+            self._jwt = (jwt_config, keys)
 
     def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -58,17 +59,15 @@ class Authenticator:
         if principal is not None:
             return principal
         if self._jwt is not None and token.count(".") == 2:
-            return self._from_jwt(token)
+            return self._from_jwt(token, *self._jwt)
         raise NotAuthenticated("unknown API key or token")
 
-    def _from_jwt(self, token: str) -> Principal:
-        assert self._jwt is not None
-        assert self._keys is not None
+    def _from_jwt(self, token: str, config: JwtConfig, keys: KeySet) -> Principal:
         try:
-            decoded = jwt.decode(token, self._keys, algorithms=["RS256", "RS384", "ES256", "ES384"])
+            decoded = jwt.decode(token, keys, algorithms=["RS256", "RS384", "ES256", "ES384"])
             registry = jwt.JWTClaimsRegistry(
-                iss={"essential": True, "value": self._jwt.issuer},
-                aud={"essential": True, "value": self._jwt.audience},
+                iss={"essential": True, "value": config.issuer},
+                aud={"essential": True, "value": config.audience},
                 exp={"essential": True},
                 now=int(time.time()),
                 leeway=30,
