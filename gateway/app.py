@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from .audit import AuditSink
 from .bootstrap import Adapters, PayerTransportFactory, TransportFactory, bootstrap
 from .cache import Cache
+from .client_limit import ClientLimit
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import BodyLimit, install_middleware
@@ -74,8 +75,10 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     install_error_handlers(app)
-    # Added last, Observe is outermost: it logs and counts BodyLimit's 413s too.
+    # Each add_middleware wraps what came before: outermost last. Observe logs and counts
+    # the client limit's 429s and BodyLimit's 413s too.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ClientLimit)
     install_middleware(app)
     # Routes match in order; the coverage check, the busiest call, is tried first.
     for module in (coverage, health, patients, slots, appointments):

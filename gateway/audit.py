@@ -30,6 +30,10 @@ class AuditEvent:
     request_id: str
     patient_ids: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    # "METHOD /route/{template}": never the path itself (it can carry ids) or the query.
+    route: str = ""
+    # Why a request was refused (a stable code and words with no PHI), for denials.
+    reason: str | None = None
     at: str = field(default_factory=utc_now_iso)
 
 

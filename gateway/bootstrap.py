@@ -19,11 +19,13 @@ import httpx
 
 from .audit import AuditSink, FileAuditSink
 from .cache import Cache, CacheKeys, MemoryCache, RedisCache
+from .client_limit import ClientSlots
 from .connections import payer_port, source_client
 from .jobs import JobQueue, JobWorker
 from .logs import get_logger
 from .metrics import GatewayMetrics
 from .runtime import CoverageRuntime, Runtime
+from .sealing import Sealer, derive_key
 from .security import Authenticator
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
@@ -89,6 +91,14 @@ async def bootstrap(
         tenants=tenants,
         booking=booking,
         coverage=coverage,
+        client_slots=ClientSlots(
+            default_limit=settings.client_max_concurrent_requests,
+            limits={
+                f"{c.tenant}/{c.id}": c.max_concurrent_requests
+                for c in settings.api_clients
+                if c.max_concurrent_requests is not None
+            },
+        ),
     )
 
 
@@ -152,6 +162,7 @@ def _coverage(
             data_error=config.eligibility_data_error_ttl_seconds,
             last_good=config.eligibility_stale_ttl_seconds,
         ),
+        _sealer(settings),
     )
     budget = settings.coverage_budget_seconds
     # One flight table per process: in-process waiters share a task, others poll the lock.
@@ -187,6 +198,15 @@ def _coverage(
     if workers:
         stack.push_async_callback(_stop_workers, workers)
     return CoverageRuntime(desks=desks, store=store, queue=queue)
+
+
+def _sealer(settings: Settings) -> Sealer:
+    ring = settings.cache.encryption_keys
+    if ring:
+        return Sealer([(k.id, derive_key(k.secret.read(), purpose="cache")) for k in ring])
+    # No ring configured: one key derived from the cache-key secret (a different purpose,
+    # so the two keys are unrelated); rotation then means changing that secret.
+    return Sealer([("hk", derive_key(settings.cache.hash_key.read(), purpose="cache"))])
 
 
 async def _stop_workers(workers: list[asyncio.Task[None]]) -> None:

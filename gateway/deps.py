@@ -62,8 +62,10 @@ def authenticate(request: Request) -> Principal:
     raw = header(request.scope, b"authorization")
     authorization = raw.decode("latin-1") if raw is not None else None
     try:
-        principal = runtime.authenticator.authenticate(authorization)
+        # The client limit (``client_limit``) may have read the credentials already.
+        principal = state.get("authenticated") or runtime.authenticator.authenticate(authorization)
     except NotAuthenticated as exc:
+        state["denied"] = f"unauthorized: {exc}"
         raise ProblemError(
             401,
             "unauthorized",
@@ -72,6 +74,8 @@ def authenticate(request: Request) -> Principal:
             headers={"WWW-Authenticate": 'Bearer realm="frontdesk"'},
         ) from None
     if principal.tenant not in runtime.tenants:
+        state["principal"] = principal
+        state["denied"] = "forbidden: the client's tenant is not configured"
         raise ProblemError(403, "forbidden", "Forbidden", "the client's tenant is not configured")
     state["principal"] = principal
     return principal
@@ -81,7 +85,9 @@ def authorize(request: Request, scope: str) -> Principal:
     """The caller, if it holds ``scope``."""
     principal = authenticate(request)
     if scope not in principal.scopes:
-        raise ProblemError(403, "forbidden", "Forbidden", f"this client lacks the scope {scope}")
+        detail = f"this client lacks the scope {scope}"
+        request.scope.setdefault("state", {})["denied"] = f"forbidden: {detail}"
+        raise ProblemError(403, "forbidden", "Forbidden", detail)
     return principal
 
 

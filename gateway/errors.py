@@ -2,17 +2,15 @@
 
 Routers and services never catch to render: they raise ServiceError,
 UpstreamError or MappingError and these handlers answer. Anything else is a
-bug: it answers a bare 500 ``internal_error`` with no internals and is logged
-with the request id only.
+bug: ``middleware.ContainErrors`` answers a bare 500 ``internal_error`` with no
+internals and logs the frames' names only.
 """
 
 from __future__ import annotations
 
-import traceback
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import connectors
@@ -29,6 +27,7 @@ log = get_logger(__name__)
 
 _SERVICE_STATUS = {
     "validation_error": 422,
+    "date_out_of_range": 422,
     "not_found": 404,
     "slot_taken": 409,
     "slot_unavailable": 409,
@@ -133,17 +132,4 @@ def install_error_handlers(app: FastAPI) -> None:
             str(exc.detail),
             request_id=request_id(),
             headers=dict(exc.headers or {}),
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Where, not what: an exception message may quote PHI, so only the frames are logged.
-        frames = [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)]
-        log.error("unhandled_error", error=type(exc).__name__, frames=frames[-5:])
-        return problem_response(
-            500,
-            "internal_error",
-            "Internal error",
-            "an unexpected error occurred; quote the request id",
-            request_id=request_id(),
         )

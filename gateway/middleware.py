@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import time
+import traceback
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .audit import AuditEvent, Outcome
-from .context import new_request_id
-from .logs import access_log
+from .context import new_request_id, request_id
+from .logs import access_log, get_logger
 from .problems import problem_response
 from .runtime import Runtime
 from .scope_headers import header
 
-__all__ = ["BodyLimit", "Observe", "install_middleware", "note_audit"]
+__all__ = [
+    "BodyLimit",
+    "ContainErrors",
+    "Observe",
+    "frame_names",
+    "install_middleware",
+    "note_audit",
+]
+
+log = get_logger(__name__)
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -139,6 +150,7 @@ class Observe:
         state = scope.get("state", {})
         action = state.get("audit_action")
         principal = state.get("principal")
+        route_name = f"{method} {route}"
         if action is not None and principal is not None:
             runtime.audit.write(
                 AuditEvent(
@@ -149,9 +161,71 @@ class Observe:
                     request_id=rid,
                     patient_ids=state.get("audit_patients", ()),
                     sources=state.get("audit_sources", ()),
+                    route=route_name,
+                )
+            )
+        elif status in (401, 403) and route.startswith("/v1/"):
+            # A refused attempt at patient data is what an access log is for (HIPAA access
+            # reports, IHE BALP record failures too): who tried, where, and why not.
+            runtime.audit.write(
+                AuditEvent(
+                    client_id=principal.client_id if principal is not None else "unknown",
+                    tenant=principal.tenant if principal is not None else "unknown",
+                    action="access.denied",
+                    outcome="denied",
+                    request_id=rid,
+                    route=route_name,
+                    reason=state.get("denied") or f"http {status}",
                 )
             )
 
 
+class ContainErrors:
+    """The last line: an exception no handler took answers a bare 500 problem here.
+
+    Starlette's own server-error middleware re-raises after answering, and the server then
+    logs the whole traceback, source lines and install paths included; an exception's
+    message may quote PHI. Here only the exception's type and its frames' names are logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:  # noqa: BLE001 - the outermost boundary: answer, never crash
+            log.error("unhandled_error", error=type(exc).__name__, frames=frame_names(exc)[-8:])
+            if not started:
+                response = problem_response(
+                    500,
+                    "internal_error",
+                    "Internal error",
+                    "an unexpected error occurred; quote the request id",
+                    request_id=request_id(),
+                )
+                await response(scope, receive, send)
+
+
+def frame_names(exc: BaseException) -> list[str]:
+    """``module.function`` of each frame: where, never what (no source lines, no paths)."""
+    return [
+        f"{PurePath(f.filename).stem}.{f.name}" for f in traceback.extract_tb(exc.__traceback__)
+    ]
+
+
 def install_middleware(app: FastAPI) -> None:
     app.add_middleware(Observe)
+    # Added after Observe, so outside it: Observe still logs the 500 it answers.
+    app.add_middleware(ContainErrors)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .audit import AuditSink
 from .cache import Cache, CacheKeys
+from .client_limit import ClientSlots
 from .jobs import JobQueue
 from .metrics import GatewayMetrics
 from .security import Authenticator
@@ -39,6 +40,7 @@ class Runtime:
     tenants: dict[str, TenantSources]
     booking: dict[str, BookingPorts]
     coverage: CoverageRuntime
+    client_slots: ClientSlots
 
     @property
     def sandbox(self) -> bool:

@@ -6,6 +6,8 @@ limited to its tenant's sources.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import time
@@ -19,6 +21,27 @@ from joserfc.jwk import KeySet
 from .settings import ALL_SCOPES, ApiClientConfig, JwtConfig, Scope
 
 __all__ = ["Authenticator", "NotAuthenticated", "Principal", "hash_api_key"]
+
+
+_LEEWAY = 30
+
+
+def _has_duplicate_members(token: str) -> bool:
+    """True when the JWT's header or claims repeat a member name (or can't be read)."""
+
+    def refuse_twice(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        names = [name for name, _ in pairs]
+        if len(names) != len(set(names)):
+            raise ValueError("duplicate member")
+        return dict(pairs)
+
+    for segment in token.split(".")[:2]:
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            json.loads(raw, object_pairs_hook=refuse_twice)
+        except (ValueError, binascii.Error):
+            return True
+    return False
 
 
 class NotAuthenticated(Exception):
@@ -63,19 +86,33 @@ class Authenticator:
         raise NotAuthenticated("unknown API key or token")
 
     def _from_jwt(self, token: str, config: JwtConfig, keys: KeySet) -> Principal:
+        # json.loads keeps the last of two equal keys; a signer and a reader that disagree
+        # on which one counts is how a duplicated claim smuggles a tenant.
+        if _has_duplicate_members(token):
+            raise NotAuthenticated("invalid token")
+        now = int(time.time())
         try:
             decoded = jwt.decode(token, keys, algorithms=["RS256", "RS384", "ES256", "ES384"])
             registry = jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": config.issuer},
                 aud={"essential": True, "value": config.audience},
                 exp={"essential": True},
-                now=int(time.time()),
-                leeway=30,
+                iat={"essential": True},
+                now=now,
+                leeway=_LEEWAY,
             )
             registry.validate(decoded.claims)
         except (JoseError, ValueError) as exc:
             raise NotAuthenticated("invalid token") from exc
         claims = decoded.claims
+        issued, expires = claims.get("iat"), claims.get("exp")
+        if (
+            not isinstance(issued, int)
+            or not isinstance(expires, int)
+            or expires - issued > config.max_lifetime_seconds
+            or issued > now + _LEEWAY
+        ):
+            raise NotAuthenticated("invalid token: lifetime longer than allowed")
         tenant = claims.get("tenant")
         client_id = claims.get("client_id") or claims.get("sub")
         if not isinstance(tenant, str) or not isinstance(client_id, str):

@@ -28,6 +28,7 @@ __all__ = [
     "AuthConfig",
     "CacheConfig",
     "ConfigError",
+    "EncryptionKeyConfig",
     "PayerConfig",
     "SecretRef",
     "Settings",
@@ -39,7 +40,13 @@ __all__ = [
 _YAML_PATH: ContextVar[Path | None] = ContextVar("frontdesk_yaml_path", default=None)
 _ID = r"[a-z0-9][a-z0-9_-]{0,62}"
 Scope = Literal[
-    "patients:read", "slots:read", "appointments:read", "appointments:write", "coverage:check"
+    "patients:read",
+    "slots:read",
+    "appointments:read",
+    "appointments:write",
+    "coverage:check",
+    # Operators: /readyz with each tenant's and source's state.
+    "operations:read",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -47,6 +54,7 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "appointments:read",
     "appointments:write",
     "coverage:check",
+    "operations:read",
 )
 
 
@@ -181,6 +189,17 @@ class ApiClientConfig(_Config):
     tenant: Slug
     scopes: list[Scope]
     key_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    # Requests of this client in progress at once in one gateway process (None: the
+    # default of Settings.client_max_concurrent_requests).
+    max_concurrent_requests: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class EncryptionKeyConfig(_Config):
+    """One key of the ring that seals cached PHI (eligibility answers) at rest."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    # Any secret string; a 256-bit AES key is derived from it (HKDF-SHA256).
+    secret: SecretRef
 
 
 class CacheConfig(_Config):
@@ -195,6 +214,16 @@ class CacheConfig(_Config):
     eligibility_stale_ttl_seconds: int = Field(default=72 * 3600, ge=0)
     # Keyed hash of identifiers in cache keys; a secret, from the environment or a file.
     hash_key: SecretRef = SecretRef(env="FRONTDESK_HASH_KEY")
+    # Keys that seal cached eligibility answers (AES-GCM), the sealing key first; the
+    # others still open what they sealed (rotation). Empty: one key derived from hash_key.
+    encryption_keys: list[EncryptionKeyConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_key_ids(self) -> CacheConfig:
+        ids = [k.id for k in self.encryption_keys]
+        if len(ids) != len(set(ids)):
+            raise ValueError("encryption key ids must be unique")
+        return self
 
 
 class JwtConfig(_Config):
@@ -203,6 +232,8 @@ class JwtConfig(_Config):
     jwks_file: Path
     issuer: str
     audience: str
+    # A token must say when it was issued, and live at most this long (exp - iat).
+    max_lifetime_seconds: int = Field(default=3600, ge=60, le=86_400)
 
 
 class Settings(BaseSettings):
@@ -228,12 +259,27 @@ class Settings(BaseSettings):
     # how many batch checks each worker sends to one payer at once.
     coverage_batch_workers: int = Field(default=1, ge=0, le=16)
     coverage_batch_per_payer: int = Field(default=4, ge=1, le=64)
+    # Fairness: one client's burst must not starve the others. Past this many requests in
+    # progress, a client's next request waits at most client_queue_seconds (shorter than
+    # any request's own deadline), then is refused with 429 and Retry-After.
+    client_max_concurrent_requests: int = Field(default=32, ge=1, le=10_000)
+    client_queue_seconds: float = Field(default=2.0, gt=0, le=30)
 
     @model_validator(mode="after")
     def _clients_know_their_tenant(self) -> Settings:
         tenants = {t.id for t in self.tenants}
         if len(tenants) != len(self.tenants):
             raise ValueError("tenant ids must be unique")
+        # A gateway id names its source, not its tenant: two tenants' sources with one id
+        # would give two different people the same gateway id.
+        owner: dict[str, str] = {}
+        for tenant in self.tenants:
+            for source in tenant.sources:
+                if owner.setdefault(source.id, tenant.id) != tenant.id:
+                    raise ValueError(
+                        f"source id {source.id!r} is used by tenants {owner[source.id]!r} and "
+                        f"{tenant.id!r}: source ids must be unique across tenants"
+                    )
         for i, client in enumerate(self.api_clients):
             if client.tenant not in tenants:
                 raise ValueError(f"api_clients.{i}.tenant: unknown tenant {client.tenant!r}")

@@ -2,7 +2,9 @@
 
 An id is ``base64url("<source>/<ResourceType>/<upstream id>")`` without padding.
 Decoding validates every part, so a forged id can't smuggle a path or query
-into an upstream URL.
+into an upstream URL: the upstream id must be a FHIR id (letters, digits, "-" and ".", 1 to 64)
+and not one made only of dots, which the pattern admits but which a server reads as a
+path segment (``Patient/.`` is ``Patient``, ``Patient/..`` is the base).
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import binascii
 import re
 from typing import NamedTuple
 
-__all__ = ["GatewayId", "InvalidId", "decode_id", "encode_id"]
+__all__ = ["GatewayId", "InvalidId", "decode_id", "encode_id", "is_fhir_id"]
 
 _SOURCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 # FHIR R4 id: [A-Za-z0-9\-\.]{1,64}
 _FHIR_ID = re.compile(r"[A-Za-z0-9.\-]{1,64}")
 _MAX_ENCODED = 300
+
+
+def is_fhir_id(value: str) -> bool:
+    """A FHIR id that is safe as a URL path segment (not ``.``, ``..`` or other dots only)."""
+    return _FHIR_ID.fullmatch(value) is not None and value.strip(".") != ""
 
 
 class InvalidId(ValueError):
@@ -33,9 +40,7 @@ class GatewayId(NamedTuple):
 
 def encode_id(source: str, resource_type: str, upstream_id: str) -> str:
     if not (
-        _SOURCE.fullmatch(source)
-        and _TYPE.fullmatch(resource_type)
-        and _FHIR_ID.fullmatch(upstream_id)
+        _SOURCE.fullmatch(source) and _TYPE.fullmatch(resource_type) and is_fhir_id(upstream_id)
     ):
         raise InvalidId("source, resource type or upstream id has an invalid format")
     raw = f"{source}/{resource_type}/{upstream_id}".encode("ascii")
@@ -54,7 +59,7 @@ def decode_id(value: str, *, resource_type: str | None = None) -> GatewayId:
     if len(parts) != 3:
         raise InvalidId("not a gateway id")
     source, rtype, upstream = parts
-    if not (_SOURCE.fullmatch(source) and _TYPE.fullmatch(rtype) and _FHIR_ID.fullmatch(upstream)):
+    if not (_SOURCE.fullmatch(source) and _TYPE.fullmatch(rtype) and is_fhir_id(upstream)):
         raise InvalidId("not a gateway id")
     if resource_type is not None and rtype != resource_type:
         raise InvalidId(f"not a {resource_type} id")

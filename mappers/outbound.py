@@ -26,6 +26,7 @@ from fhir.resources.R4B.coverageeligibilityrequest import (
 from pydantic import ValidationError
 
 from .errors import MappingError
+from .ids import is_fhir_id
 from .model import EligibilityRequest, Schedule, Slot
 from .npi import NPI_SYSTEM, is_valid_npi
 
@@ -50,7 +51,6 @@ SERVICE_TYPE_SYSTEM = "https://x12.org/codes/service-type-codes"
 # There is no registered system for clearinghouse payer ids; ours says what it is.
 PAYER_ID_SYSTEM = "urn:frontdesk:payer-id"
 
-_FHIR_ID = re.compile(r"[A-Za-z0-9.\-]{1,64}")
 _REF = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9.\-]{1,64})")
 _URI = re.compile(r"\S+")
 # Schedule.actor types that may also take part in an Appointment (R4 Appointment.participant.actor).
@@ -116,7 +116,7 @@ def build_booking_appointment(
     slot_id = _slot_upstream_id(slot)
     start, end = _slot_period(slot, minutes_duration)
     patient = patient_id.removeprefix("Patient/") if isinstance(patient_id, str) else ""
-    if not _FHIR_ID.fullmatch(patient):
+    if not is_fhir_id(patient):
         raise OutboundError("patient_id", "must be a FHIR id")
     _require_uri(identifier_system, "identifier_system")
 
@@ -283,7 +283,7 @@ def _validated(model: Any, resource: dict[str, Any]) -> dict[str, Any]:
 def _slot_upstream_id(slot: Slot) -> str:
     if slot.source.resource_type != "Slot":
         raise OutboundError("Slot.source.resource_type", "not a Slot")
-    if not _FHIR_ID.fullmatch(slot.source.id):
+    if not is_fhir_id(slot.source.id):
         raise OutboundError("Slot.source.id", "not a FHIR id")
     return slot.source.id
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import RuntimeDep
+from ..runtime import Runtime
+from ..scope_headers import header
+from ..security import NotAuthenticated
 
 router = APIRouter(tags=["operations"])
 
@@ -16,8 +19,11 @@ async def healthz(runtime: RuntimeDep) -> dict[str, object]:
 
 
 @router.get("/readyz", operation_id="ready")
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Ready when the cache answers and at least one source per tenant has a closed breaker."""
+async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """Ready when the cache answers and at least one source per tenant has a closed breaker.
+
+    Anyone (a load balancer) sees ``ready``; the cache state and each tenant's sources are
+    shown only to a caller with the ``operations:read`` scope."""
     cache_ok = await runtime.cache.ping()
     sources: dict[str, dict[str, str]] = {}
     ready = True
@@ -30,9 +36,22 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         sources[tenant_id] = states
         if states and all(s == "open" for s in states.values()):
             ready = False
-    # Without Redis the gateway still serves (uncached): degraded, not unready.
-    body = {"ready": ready, "cache": "ok" if cache_ok else "degraded", "sources": sources}
+    body: dict[str, object] = {"ready": ready}
+    if _operator(request, runtime):
+        # Without Redis the gateway still serves (uncached): degraded, not unready.
+        body.update(cache="ok" if cache_ok else "degraded", sources=sources)
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _operator(request: Request, runtime: Runtime) -> bool:
+    raw = header(request.scope, b"authorization")
+    if raw is None:
+        return False
+    try:
+        principal = runtime.authenticator.authenticate(raw.decode("latin-1"))
+    except NotAuthenticated:
+        return False
+    return "operations:read" in principal.scopes
 
 
 @router.get("/metrics", operation_id="metrics", include_in_schema=False)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -30,7 +30,7 @@ async def find_slots(
     settings = runtime.settings
     query = service.SlotQuery(
         start=start,
-        end=end or start + timedelta(days=7),
+        end=end,
         service_type=service_type,
         practitioner=practitioner,
         location=location,

@@ -12,6 +12,7 @@ from ..sources import SourceHandle, TenantSources
 from .errors import InvalidRequest
 from .fanout import SourceStatus, fan_out
 from .patients import get_patient
+from .validation import check_instant
 
 __all__ = ["get_appointment", "list_appointments"]
 
@@ -33,8 +34,8 @@ async def list_appointments(
     max_days: int,
     deadline_seconds: float,
 ) -> tuple[list[Appointment], list[SourceStatus]]:
-    if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidRequest("start and end need a time zone offset")
+    check_instant("start", start)
+    check_instant("end", end)
     if end <= start or end - start > timedelta(days=max_days):
         raise InvalidRequest(f"end must be after start, at most {max_days} days later")
     person, statuses = await get_patient(sources, patient_id, deadline_seconds=deadline_seconds)

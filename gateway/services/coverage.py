@@ -36,9 +36,16 @@ from mappers.x12 import RETRY_LATER_REASONS
 
 from ..settings import PayerConfig, TenantConfig
 from ..sources import TenantSources
-from .eligibility_cache import EligibilityStore, FlightTimeout, SingleFlight, Subject
+from .eligibility_cache import (
+    EligibilityStore,
+    FlightTimeout,
+    SingleFlight,
+    Subject,
+    demographics_fingerprint,
+)
 from .errors import InvalidRequest
 from .payers import PayerPort
+from .validation import check_date, check_text
 
 __all__ = [
     "PAYER_NOT_ANSWERING",
@@ -167,6 +174,15 @@ def _validate(desk: CoverageDesk, query: CoverageQuery) -> _Asked:
             raise InvalidRequest("a member id check needs first_name, last_name and birth_date")
     elif query.member_id or query.payer_id:
         raise InvalidRequest("give patient_id or member_id with payer_id, not both")
+    for name, value in (
+        ("member_id", query.member_id),
+        ("payer_id", query.payer_id),
+        ("first_name", query.first_name),
+        ("last_name", query.last_name),
+    ):
+        check_text(name, value, max_length=80)
+    check_date("birth_date", query.birth_date)
+    check_date("date_of_service", query.date_of_service)
     codes = _service_types(query.service_types)
     npi = query.provider_npi or desk.tenant.provider_npi
     if not npi:
@@ -187,30 +203,38 @@ class _Target:
     patient_ids: tuple[str, ...]
 
 
+def _payer_subject(
+    tenant: str, payer: PayerConfig, subscriber: Person, dependent: Person | None, asked: _Asked
+) -> Subject:
+    """Cache subject of a question to ``payer``: by its configured id, so every alias of a
+    payer shares answers, and by who was asked about, so an answer is only ever served to
+    a check naming the same member, name and birth date the payer matched."""
+    return Subject.member(
+        tenant,
+        payer.id,
+        subscriber.member_id or "",
+        asked.service_types,
+        asked.dos_text,
+        who=demographics_fingerprint(subscriber, dependent),
+    )
+
+
 async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAnswer:
     """Answer one coverage check; raises InvalidRequest/NotFound, or UpstreamError from the EHR."""
     asked = _validate(desk, query)
     started = desk.clock()
     deadline = started + desk.budget_seconds
     tenant = desk.tenant.id
-    alias = (
-        Subject.patient(tenant, query.patient_id, asked.service_types, asked.dos_text)
-        if query.patient_id
-        else None
-    )
+    alias: Subject | None = None
     if query.patient_id is None:
-        assert query.member_id is not None
         payer = _member_payer(desk, query)
-        # Keyed by the payer's configured id, as the flight below stores it, so every
-        # alias of a payer (its config id or any of its payer ids) hits the same entry.
-        subject = Subject.member(
-            tenant, payer.id, query.member_id, asked.service_types, asked.dos_text
-        )
+        target = _member_target(query, payer)
+        # The hot path: one cache read, keyed by everything the payer would match on.
+        subject = _payer_subject(tenant, payer, target.subscriber, None, asked)
         if not query.fresh and (body := await desk.store.get(subject)) is not None:
             return CoverageAnswer(body)
-        target = _member_target(query, payer)
     else:
-        assert alias is not None
+        alias = Subject.patient(tenant, query.patient_id, asked.service_types, asked.dos_text)
         if not query.fresh and (body := await desk.store.get(alias)) is not None:
             return CoverageAnswer(body, (query.patient_id,))
         target_or_answer = await _patient_target(desk, query.patient_id, asked, deadline)
@@ -218,21 +242,15 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
             return CoverageAnswer.of(target_or_answer, (query.patient_id,))
         target = target_or_answer
 
-    port = desk.payers.get(target.payer.id) if target.payer is not None else None
-    if port is None:
+    asked_payer = target.payer
+    port = desk.payers.get(asked_payer.id) if asked_payer is not None else None
+    if asked_payer is None or port is None:
         return CoverageAnswer.of(_ehr_answer(desk, target), target.patient_ids)
-    assert target.payer is not None
-    # The cache is keyed by the payer's configured id: every alias of it shares answers.
-    subject = Subject.member(
-        tenant,
-        target.payer.id,
-        target.subscriber.member_id or "",
-        asked.service_types,
-        asked.dos_text,
-    )
+    payer = asked_payer
+    subject = _payer_subject(tenant, payer, target.subscriber, target.dependent, asked)
     request = EligibilityRequest(
         payer_id=target.payer_id,
-        payer_name=target.payer.name,
+        payer_name=payer.name,
         provider_npi=asked.npi,
         provider_name=desk.tenant.provider_name,
         subscriber=target.subscriber,
@@ -243,45 +261,51 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         trace_number=secrets.token_hex(10),
     )
     reserve = min(0.5, desk.budget_seconds * 0.1)
+    asking = _Asking(payer, port, target, subject)
 
     async def produce() -> EligibilityResult:
         if not query.fresh and (body := await desk.store.get(subject)) is not None:
             return EligibilityResult.model_validate_json(body)
-        return await _ask_payer(desk, port, request, target, subject, deadline - reserve)
+        return await _ask_payer(desk, asking, request, deadline - reserve)
 
     try:
         result = await desk.flights.run(
             subject, produce, deadline - reserve, use_cache=not query.fresh
         )
     except FlightTimeout:
-        result = await _fallback(desk, subject, target, port.origin, "timeout")
+        result = await _fallback(desk, asking, "timeout")
     if alias is not None:
         await desk.store.put(result, alias)
     return CoverageAnswer.of(result, target.patient_ids)
 
 
+@dataclass(frozen=True)
+class _Asking:
+    """A question on its way to a payer with a real-time service."""
+
+    payer: PayerConfig
+    port: PayerPort
+    target: _Target
+    subject: Subject
+
+
 async def _ask_payer(
-    desk: CoverageDesk,
-    port: PayerPort,
-    request: EligibilityRequest,
-    target: _Target,
-    subject: Subject,
-    deadline: float,
+    desk: CoverageDesk, asking: _Asking, request: EligibilityRequest, deadline: float
 ) -> EligibilityResult:
     try:
         async with asyncio.timeout(max(deadline - desk.clock(), 0)):
-            result = await port.check(request)
+            result = await asking.port.check(request)
     except TimeoutError:
-        return await _fallback(desk, subject, target, port.origin, "timeout")
+        return await _fallback(desk, asking, "timeout")
     except UpstreamError:
         # Circuit open, 5xx, 429 past its retries, connection refused: the payer is away.
-        return await _fallback(desk, subject, target, port.origin, "unavailable")
+        return await _fallback(desk, asking, "unavailable")
     except MappingError:
-        return await _fallback(desk, subject, target, port.origin, "unreadable")
-    result = _completed(result, target, request)
+        return await _fallback(desk, asking, "unreadable")
+    result = _completed(result, asking.payer, request)
     if result.status == "error" and {e.code for e in result.errors} & RETRY_LATER_REASONS:
         # AAA 42/80 is the payer saying it is down: a good answer from before beats it.
-        stale = await desk.store.last_good(subject)
+        stale = await desk.store.last_good(asking.subject)
         if stale is not None:
             return _stale(stale)
     # The flight's leader caches the answer as it publishes the outcome (one round trip).
@@ -289,15 +313,14 @@ async def _ask_payer(
 
 
 def _completed(
-    result: EligibilityResult, target: _Target, request: EligibilityRequest
+    result: EligibilityResult, payer: PayerConfig, request: EligibilityRequest
 ) -> EligibilityResult:
     """Fill what the payer left out from what we asked; the payer's words win."""
-    assert target.payer is not None
     update: dict[str, object] = {"cached": False, "stale": False}
     if not result.payer_id:
         update["payer_id"] = request.payer_id
     if not result.payer_name:
-        update["payer_name"] = target.payer.name
+        update["payer_name"] = payer.name
     if not result.member_id:
         update["member_id"] = request.subscriber.member_id
     return result.model_copy(update=update)
@@ -312,13 +335,9 @@ def _stale(result: EligibilityResult) -> EligibilityResult:
 
 
 async def _fallback(
-    desk: CoverageDesk,
-    subject: Subject,
-    target: _Target,
-    origin: Literal["x12", "fhir"],
-    why: Literal["timeout", "unavailable", "unreadable"],
+    desk: CoverageDesk, asking: _Asking, why: Literal["timeout", "unavailable", "unreadable"]
 ) -> EligibilityResult:
-    stale = await desk.store.last_good(subject)
+    stale = await desk.store.last_good(asking.subject)
     if stale is not None:
         return _stale(stale)
     detail = {
@@ -329,19 +348,18 @@ async def _fallback(
             "the payer's answer could not be read: try again, or call the payer",
         ),
     }[why]
-    assert target.payer is not None
     return EligibilityResult(
         status="error",
         checked_at=desk.wall(),
-        payer_id=target.payer_id,
-        payer_name=target.payer.name,
-        member_id=target.subscriber.member_id,
+        payer_id=asking.target.payer_id,
+        payer_name=asking.payer.name,
+        member_id=asking.target.subscriber.member_id,
         errors=[
             EligibilityError(
                 code=detail[0], description=detail[1], follow_up="send the same request again"
             )
         ],
-        origin=origin,
+        origin=asking.port.origin,
     )
 
 
@@ -373,8 +391,7 @@ def _member_payer(desk: CoverageDesk, query: CoverageQuery) -> PayerConfig:
 
 
 def _member_target(query: CoverageQuery, payer: PayerConfig) -> _Target:
-    """The question a member-id check asks (built only once the cache has no answer)."""
-    assert query.payer_id is not None
+    """The question a member-id check asks."""
     person = Person(
         first_name=query.first_name,
         last_name=query.last_name,
@@ -383,7 +400,9 @@ def _member_target(query: CoverageQuery, payer: PayerConfig) -> _Target:
     )
     return _Target(
         payer=payer,
-        payer_id=query.payer_id if query.payer_id != payer.id else payer.payer_ids[0],
+        payer_id=query.payer_id
+        if query.payer_id and query.payer_id != payer.id
+        else payer.payer_ids[0],
         subscriber=person,
         dependent=None,
         group_number=None,

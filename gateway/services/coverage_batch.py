@@ -22,6 +22,7 @@ from ..sources import SourceHandle
 from .coverage import CoverageDesk, CoverageQuery, check_coverage
 from .fanout import fan_out
 from .payers import PayerPort
+from .validation import check_date
 
 __all__ = ["BATCH_KIND", "batch_handler", "batch_status", "start_batch"]
 
@@ -57,6 +58,7 @@ async def start_batch(
     desk: CoverageDesk, queue: JobQueue, day: date
 ) -> tuple[Job, list[dict[str, Any]]]:
     """Queue the day's checks; also returns each EHR's status (one may not have answered)."""
+    check_date("date", day)
     zone = ZoneInfo(desk.tenant.time_zone)
     start = datetime.combine(day, time.min, zone)
     end = start + timedelta(days=1)

@@ -9,8 +9,11 @@ Keys (all parts hashed by ``CacheKeys``, so no member id, name or date appears i
 - ``elig-done`` the flight's outcome (``token\\n`` + JSON) for waiters in other processes,
   written even when the answer is not cacheable (42/80, transport failures).
 
-A subject is (tenant, payer, member id, service types, date of service) or, for checks
-asked by gateway patient id, (tenant, patient id, service types, date of service).
+A subject is (tenant, payer, member id, who was asked about, service types, date of
+service) or, for checks asked by gateway patient id, (tenant, patient id, service types,
+date of service). "Who" is the normalised name and birth date the payer matches the member
+id against (``demographics_fingerprint``): a member id alone never finds an answer, and a
+refusal (AAA 73: name not recognised) is cached only for the details that produced it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mappers.model import EligibilityResult
+from mappers.model import EligibilityResult, Person
 from mappers.x12 import RETRY_LATER_REASONS
 
 from ..cache import Cache, CacheKeys, Release, Write
+from ..sealing import Sealer
 
 __all__ = [
     "DATA_PROBLEM_REASONS",
@@ -33,6 +38,7 @@ __all__ = [
     "SingleFlight",
     "Subject",
     "TtlPolicy",
+    "demographics_fingerprint",
 ]
 
 # AAA reasons that mean "the details sent are wrong": the same question gets the same
@@ -49,15 +55,42 @@ class Subject:
 
     @classmethod
     def member(
-        cls, tenant: str, payer: str, member_id: str, service_types: tuple[str, ...], dos: str
+        cls,
+        tenant: str,
+        payer: str,
+        member_id: str,
+        service_types: tuple[str, ...],
+        dos: str,
+        *,
+        who: str,
     ) -> Subject:
-        return cls(tenant, ("m", payer, member_id.strip().upper(), ",".join(service_types), dos))
+        return cls(
+            tenant, ("m", payer, member_id.strip().upper(), who, ",".join(service_types), dos)
+        )
 
     @classmethod
     def patient(
         cls, tenant: str, patient_id: str, service_types: tuple[str, ...], dos: str
     ) -> Subject:
         return cls(tenant, ("p", patient_id, ",".join(service_types), dos))
+
+
+def _norm(text: str | None) -> str:
+    """Letters and digits as a 270 carries them: accents dropped, upper case, one space."""
+    if not text:
+        return ""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join("".join(c if c.isalnum() else " " for c in ascii_text).upper().split())
+
+
+def demographics_fingerprint(subscriber: Person, dependent: Person | None) -> str:
+    """Who a question is about, as the payer matches it: names and birth dates, normalised.
+
+    Part of the subject's hashed key parts, never stored in clear."""
+    people = (subscriber, dependent) if dependent is not None else (subscriber,)
+    return "|".join(
+        f"{_norm(p.last_name)}/{_norm(p.first_name)}/{p.birth_date or ''}" for p in people
+    )
 
 
 @dataclass(frozen=True)
@@ -89,8 +122,10 @@ class TtlPolicy:
 class EligibilityStore:
     """The eligibility cache of one app, over the shared Cache port."""
 
-    def __init__(self, cache: Cache, keys: CacheKeys, policy: TtlPolicy) -> None:
+    def __init__(self, cache: Cache, keys: CacheKeys, policy: TtlPolicy, sealer: Sealer) -> None:
         self.cache = cache
+        # Answers hold member ids, plans and benefits: sealed at rest (``gateway.sealing``).
+        self.sealer = sealer
         self.keys = keys
         self.policy = policy
 
@@ -99,7 +134,8 @@ class EligibilityStore:
 
     async def get(self, subject: Subject) -> bytes | None:
         """The fresh answer's JSON (already marked ``cached: true``), or None."""
-        return await self.cache.get(self.key("elig", subject))
+        key = self.key("elig", subject)
+        return self.sealer.open(await self.cache.get(key), context=key)
 
     async def put(self, result: EligibilityResult, *subjects: Subject) -> None:
         """Cache ``result`` for ``subjects`` (fresh and last good, as the policy says)."""
@@ -134,13 +170,29 @@ class EligibilityStore:
             if ttl > 0:
                 alias = subject.parts[0] == "p"
                 ttl_here = min(ttl, self.policy.patient_alias_max) if alias else ttl
-                writes.append((self.key("elig", subject), body, ttl_here))
+                writes.append(self._sealed(self.key("elig", subject), body, ttl_here))
             if good:
-                writes.append((self.key("elig-good", subject), body, self.policy.last_good))
+                key = self.key("elig-good", subject)
+                writes.append(self._sealed(key, body, self.policy.last_good))
         return writes
 
+    def _sealed(self, key: str, body: bytes, ttl: float) -> Write:
+        return key, self.sealer.seal(body, context=key), ttl
+
+    def outcome(self, done_key: str, token: str, result: EligibilityResult) -> bytes:
+        """A flight's outcome for its waiters: the leader's token, then the sealed answer."""
+        sealed = self.sealer.seal(result.model_dump_json().encode(), context=done_key)
+        return token.encode() + b"\n" + sealed
+
+    def read_outcome(self, done_key: str, raw: bytes) -> tuple[bytes, EligibilityResult | None]:
+        """(token, answer) of an outcome; the answer is None when it does not open."""
+        token, _, sealed = raw.partition(b"\n")
+        plain = self.sealer.open(sealed, context=done_key)
+        return token, EligibilityResult.model_validate_json(plain) if plain else None
+
     async def last_good(self, subject: Subject) -> EligibilityResult | None:
-        raw = await self.cache.get(self.key("elig-good", subject))
+        key = self.key("elig-good", subject)
+        raw = self.sealer.open(await self.cache.get(key), context=key)
         if raw is None:
             return None
         result = EligibilityResult.model_validate_json(raw)
@@ -217,6 +269,14 @@ class SingleFlight:
         except TimeoutError:
             raise FlightTimeout("the shared check did not finish in time") from None
 
+    async def _outcome_of(self, done: str, holder: bytes) -> EligibilityResult | None:
+        """The outcome the lock ``holder`` published, if it has."""
+        raw = await self._store.cache.get(done)
+        if raw is None:
+            return None
+        token, answer = self._store.read_outcome(done, raw)
+        return answer if token == holder else None
+
     async def _run_shared(
         self, subject: Subject, lock: str, produce: Produce, deadline: float, use_cache: bool
     ) -> EligibilityResult:
@@ -230,7 +290,7 @@ class SingleFlight:
                 released = False
                 try:
                     result = await produce()
-                    body = token.encode() + b"\n" + result.model_dump_json().encode()
+                    body = self._store.outcome(done, token, result)
                     released = await self._store.publish(
                         result, subject, (done, body, self._done_ttl), release=(lock, owner)
                     )
@@ -245,17 +305,15 @@ class SingleFlight:
                     raise FlightTimeout("the shared check did not finish in time")
                 await asyncio.sleep(min(delay, max(deadline - self._clock(), 0)))
                 delay = min(delay * 2, self._poll_max)
-                outcome = await cache.get(done)
-                if outcome is not None:
-                    owner, _, payload = outcome.partition(b"\n")
-                    if owner == holder:
-                        return EligibilityResult.model_validate_json(payload)
+                answer = await self._outcome_of(done, holder)
+                if answer is not None:
+                    return answer
                 current = await cache.get(lock)
                 if current != holder:
                     # The holder finished (or its lock expired): its outcome or a new round.
-                    outcome = await cache.get(done)
-                    if outcome is not None and outcome.partition(b"\n")[0] == holder:
-                        return EligibilityResult.model_validate_json(outcome.partition(b"\n")[2])
+                    answer = await self._outcome_of(done, holder)
+                    if answer is not None:
+                        return answer
                     holder = current
             if self._clock() >= deadline:
                 raise FlightTimeout("the shared check did not finish in time")

@@ -10,6 +10,7 @@ from typing import Any
 
 __all__ = [
     "ConcurrentUpdate",
+    "DateOutOfRange",
     "IdempotencyConflict",
     "InvalidRequest",
     "NotFound",
@@ -33,6 +34,11 @@ class ServiceError(Exception):
 class InvalidRequest(ServiceError):
     code = "validation_error"
     title = "The request is not valid"
+
+
+class DateOutOfRange(InvalidRequest):
+    code = "date_out_of_range"
+    title = "A date is outside the range the gateway serves"
 
 
 class NotFound(ServiceError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from mappers.model import Patient
@@ -12,11 +11,11 @@ from ..sources import SourceHandle, TenantSources
 from .errors import InvalidRequest, NotFound
 from .fanout import SourceStatus, fan_out
 from .matching import MatchGroup, match_patients
+from .validation import check_partial_date, check_text
 
 __all__ = ["PatientQuery", "get_patient", "search_patients"]
 
 MAX_PER_SOURCE = 50
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 @dataclass(frozen=True)
@@ -34,15 +33,14 @@ class PatientQuery:
             )
         if self.given and not self.family:
             raise InvalidRequest("given needs family")
-        if self.birthdate and not _DATE.match(self.birthdate):
-            raise InvalidRequest("birthdate must be YYYY, YYYY-MM or YYYY-MM-DD")
+        for name, text in (("family", self.family), ("given", self.given), ("phone", self.phone)):
+            check_text(name, text)
+        check_partial_date("birthdate", self.birthdate)
         if self.identifier is not None:
+            check_text("identifier", self.identifier, max_length=300)
             system, bar, value = self.identifier.partition("|")
             if not bar or not value or not system:
                 raise InvalidRequest("identifier must be system|value")
-        for name, text in (("family", self.family), ("given", self.given), ("phone", self.phone)):
-            if text is not None and not (1 <= len(text) <= 100):
-                raise InvalidRequest(f"{name} must be 1 to 100 characters")
 
     def fhir_params(self) -> dict[str, str]:
         params: dict[str, str] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from mappers import InvalidId, decode_id
@@ -14,30 +14,42 @@ from ..sources import TenantSources
 from .errors import InvalidRequest
 from .fanout import SourceStatus, fan_out
 from .scheduling import SlotWindow
+from .validation import check_instant, check_text
 
 __all__ = ["SlotQuery", "find_slots", "slots_generation_key"]
 
 MAX_SLOTS_PER_SOURCE = 500
 
 
+DEFAULT_DAYS = 7
+
+
 @dataclass(frozen=True)
 class SlotQuery:
     start: datetime
-    end: datetime
+    # None: DEFAULT_DAYS after start.
+    end: datetime | None = None
     service_type: str | None = None
     practitioner: str | None = None
     location: str | None = None
     source: str | None = None
 
-    def validate(self, max_days: int) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise InvalidRequest("start and end need a time zone offset (e.g. Z or -05:00)")
-        if self.end <= self.start:
+    def validated(self, max_days: int) -> SlotQuery:
+        """This query checked, with its end filled in; InvalidRequest otherwise."""
+        check_instant("start", self.start)
+        check_instant("end", self.end)
+        end = self.end or self.start + timedelta(days=DEFAULT_DAYS)
+        if end <= self.start:
             raise InvalidRequest("end must be after start")
-        if self.end - self.start > timedelta(days=max_days):
+        if end - self.start > timedelta(days=max_days):
             raise InvalidRequest(f"the date range may span at most {max_days} days")
-        if self.service_type is not None and not (0 < len(self.service_type) <= 64):
-            raise InvalidRequest("service_type must be 1 to 64 characters")
+        check_text("service_type", self.service_type, max_length=64)
+        return replace(self, end=end)
+
+    @property
+    def until(self) -> datetime:
+        """The end, or the default one (``validated`` fills it in)."""
+        return self.end or self.start + timedelta(days=DEFAULT_DAYS)
 
     def actor(self) -> tuple[str, str] | None:
         """(source, "Type/id") of the practitioner or location filter, from its gateway id."""
@@ -72,7 +84,7 @@ async def find_slots(
     deadline_seconds: float,
 ) -> tuple[list[Slot], list[SourceStatus], bool]:
     """Free slots in range; returns (slots, per-source status, served from cache)."""
-    query.validate(max_days)
+    query = query.validated(max_days)
     actor = query.actor()
     handles = sources.all()
     if query.source is not None:
@@ -101,7 +113,7 @@ async def find_slots(
             )
     window = SlotWindow(
         start=query.start,
-        end=query.end,
+        end=query.until,
         limit=MAX_SLOTS_PER_SOURCE,
         service_type=query.service_type,
         actor=actor[1] if actor else None,

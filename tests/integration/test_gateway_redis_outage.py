@@ -8,7 +8,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.support.asgi import running
-from tests.support.gateway_env import auth, clinic, settings_for
+from tests.support.gateway_env import OPS_KEY, auth, clinic, settings_for
 from tests.support.redis_proc import PrivateRedis, until
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
@@ -43,8 +43,9 @@ async def test_gateway_survives_redis_outage(hapi_base_urls, redis_url, tmp_path
             assert [s["id"] for s in down.json()["items"]] == [
                 s["id"] for s in first.json()["items"]
             ]
-            ready = await api.get("/readyz")
+            ready = await api.get("/readyz", headers=auth(OPS_KEY))
             assert ready.status_code == 200 and ready.json()["cache"] == "degraded"
+            assert (await api.get("/readyz")).json() == {"ready": True}
             metrics = (await api.get("/metrics")).text
             assert "frontdesk_cache_errors_total" in metrics
 
@@ -53,6 +54,6 @@ async def test_gateway_survives_redis_outage(hapi_base_urls, redis_url, tmp_path
             await api.get("/v1/slots", params=params, headers=auth())
             again = await api.get("/v1/slots", params=params, headers=auth())
             assert again.headers["X-Cache"] == "hit"
-            assert (await api.get("/readyz")).json()["cache"] == "ok"
+            assert (await api.get("/readyz", headers=auth(OPS_KEY))).json()["cache"] == "ok"
     finally:
         server.stop()

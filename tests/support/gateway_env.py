@@ -13,6 +13,7 @@ from gateway.security import hash_api_key
 from gateway.settings import Settings
 
 API_KEY = "test-key-all-scopes"
+OPS_KEY = "test-key-operations"
 READ_ONLY_KEY = "test-key-read-only"
 OTHER_TENANT_KEY = "test-key-other-tenant"
 
@@ -65,6 +66,12 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                 "tenant": "general",
                 "key_sha256": hash_api_key(READ_ONLY_KEY),
                 "scopes": ["patients:read", "slots:read", "appointments:read"],
+            },
+            {
+                "id": "ops",
+                "tenant": "general",
+                "key_sha256": hash_api_key(OPS_KEY),
+                "scopes": ["operations:read"],
             },
             {
                 "id": "elsewhere",

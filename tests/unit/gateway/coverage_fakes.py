@@ -13,6 +13,7 @@ import httpx
 
 from connectors import FhirClient, Policy
 from gateway.cache import CacheKeys, MemoryCache
+from gateway.sealing import Sealer, derive_key
 from gateway.services.coverage import CoverageDesk
 from gateway.services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
 from gateway.services.payers import PayerPort
@@ -216,7 +217,12 @@ def desk(
     flights: SingleFlight | None = None,
 ) -> CoverageDesk:
     config = config or tenant()
-    store = EligibilityStore(cache or MemoryCache(), CacheKeys("test-secret"), TtlPolicy())
+    store = EligibilityStore(
+        cache or MemoryCache(),
+        CacheKeys("test-secret"),
+        TtlPolicy(),
+        Sealer([("t1", derive_key("test-secret", purpose="cache"))]),
+    )
     return CoverageDesk(
         tenant=config,
         sources=(ehr or FakeEhr([])).sources(config),

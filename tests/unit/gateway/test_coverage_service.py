@@ -12,9 +12,9 @@ import pytest
 from connectors import CircuitOpen, Unavailable
 from gateway.cache import MemoryCache
 from gateway.services.coverage import CoverageQuery, check_coverage
-from gateway.services.eligibility_cache import SingleFlight, Subject
+from gateway.services.eligibility_cache import SingleFlight, Subject, demographics_fingerprint
 from gateway.services.errors import InvalidRequest
-from mappers.model import EligibilityResult
+from mappers.model import EligibilityRequest, EligibilityResult, Person
 
 from .coverage_fakes import (
     FakeEhr,
@@ -195,11 +195,11 @@ async def test_waiter_takes_over_when_the_lock_holder_vanishes() -> None:
     payer = FakePayer(active())
     d = desk({"acme": payer}, cache=shared)
     # A crashed process left its lock; it expires after its TTL and the next caller leads.
+    who = demographics_fingerprint(
+        Person(first_name="Ana", last_name="Rivera", birth_date=date(1980, 4, 2)), None
+    )
     key = d.store.key(
-        "elig-lock",
-        __import__("gateway.services.eligibility_cache", fromlist=["Subject"]).Subject.member(
-            "t1", "acme", "M-1", ("30",), dos().isoformat()
-        ),
+        "elig-lock", Subject.member("t1", "acme", "M-1", ("30",), dos().isoformat(), who=who)
     )
     await shared.add(key, b"dead", 0.2)
     result = (await check_coverage(d, by_member())).result
@@ -321,7 +321,7 @@ async def test_a_leader_past_its_lock_ttl_leaves_the_next_holders_lock_alone() -
     cache = MemoryCache()
     payer = FakePayer(active())
     d = desk({"acme": payer}, cache=cache)
-    subject = Subject.member("t1", "acme", "M-1", ("30",), dos().isoformat())
+    subject = Subject.member("t1", "acme", "M-1", ("30",), dos().isoformat(), who="x")
     key = d.store.key("elig-lock", subject)
 
     async def slow_produce() -> EligibilityResult:
@@ -332,3 +332,66 @@ async def test_a_leader_past_its_lock_ttl_leaves_the_next_holders_lock_alone() -
     flights = SingleFlight(d.store, lock_ttl=10)
     await flights.run(subject, slow_produce, deadline=time.monotonic() + 5)
     assert await cache.get(key) == b"someone-else"
+
+
+class MatchingPayer(FakePayer):
+    """Answers active only for the member's own name and birth date, AAA 73 otherwise."""
+
+    async def check(self, request: EligibilityRequest) -> EligibilityResult:
+        self.calls += 1
+        self.requests.append(request)
+        who = request.subscriber
+        if (who.last_name, who.first_name, who.birth_date) == ("Rivera", "Ana", date(1980, 4, 2)):
+            return active()
+        return rejected("73")
+
+
+async def test_a_member_id_alone_never_unlocks_a_cached_answer() -> None:
+    payer = MatchingPayer()
+    d = desk({"acme": payer})
+    assert (await check_coverage(d, by_member())).result.status == "active"
+    assert (await check_coverage(d, by_member())).result.cached
+    assert payer.calls == 1
+    forged = by_member(first_name="Nobody", last_name="Attacker", birth_date=date(2001, 1, 1))
+    answer = (await check_coverage(d, forged)).result
+    assert payer.calls == 2, "a check naming someone else must go to the payer"
+    assert answer.status == "error" and [e.code for e in answer.errors] == ["73"]
+    assert answer.benefits == [] and answer.plan_name is None
+
+
+async def test_a_wrong_check_does_not_poison_the_right_one() -> None:
+    payer = MatchingPayer()
+    d = desk({"acme": payer})
+    wrong = by_member(last_name="Attacker", fresh=True)
+    assert [e.code for e in (await check_coverage(d, wrong)).result.errors] == ["73"]
+    # The refusal is cached, but only for the details that produced it ...
+    assert (await check_coverage(d, by_member(last_name="Attacker"))).result.cached
+    # ... so the member's own check still reaches the payer and is answered.
+    right = (await check_coverage(d, by_member())).result
+    assert right.status == "active" and not right.cached
+    assert payer.calls == 2
+
+
+async def test_names_are_compared_as_the_payer_reads_them() -> None:
+    payer = MatchingPayer()
+    d = desk({"acme": payer})
+    await check_coverage(d, by_member())
+    again = (await check_coverage(d, by_member(first_name="ANA", last_name="rivera"))).result
+    assert again.cached and payer.calls == 1
+
+
+async def test_cached_answers_are_sealed_at_rest() -> None:
+    cache = MemoryCache()
+    d = desk({"acme": FakePayer(active(member_id="SECRET-MEMBER"))}, cache=cache)
+    first = (await check_coverage(d, by_member(member_id="SECRET-MEMBER"))).result
+    assert first.plan_name == "GOLD PLAN"
+    names = cache.keys()
+    stored = [await cache.get(k) for k in names if ":elig" in k]
+    assert len(stored) >= 2  # the fresh answer and the last good one at least
+    for value in stored:
+        assert value is not None
+        for clear in (b"SECRET-MEMBER", b"GOLD PLAN", b"copay", b"active"):
+            assert clear not in value
+    # ... and they still answer the next check.
+    again = (await check_coverage(d, by_member(member_id="SECRET-MEMBER"))).result
+    assert again.cached and again.plan_name == "GOLD PLAN"

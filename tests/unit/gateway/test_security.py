@@ -10,6 +10,7 @@ from joserfc.jwk import RSAKey
 
 from gateway.security import Authenticator, NotAuthenticated, hash_api_key
 from gateway.settings import ApiClientConfig, JwtConfig
+from tests.support.jwt_tokens import signed_raw
 
 
 def _clients() -> list[ApiClientConfig]:
@@ -47,6 +48,7 @@ def _token(key: RSAKey, **claims: object) -> str:
     base: dict[str, object] = {
         "iss": "https://idp.test",
         "aud": "frontdesk",
+        "iat": int(time.time()),
         "exp": int(time.time()) + 300,
         "sub": "console",
         "tenant": "general",
@@ -78,3 +80,40 @@ def test_jwt_signed_by_another_key_is_refused(tmp_path: Path):
     other = RSAKey.generate_key(2048, parameters={"kid": "k1"})
     with pytest.raises(NotAuthenticated):
         auth.authenticate("Bearer " + _token(other))
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": int(time.time()) + 3600 * 24 * 365 * 975},  # the year-3000 token
+        {"iat": int(time.time()) - 60, "exp": int(time.time()) + 3600},  # just over an hour
+        {"iat": int(time.time()) + 600, "exp": int(time.time()) + 900},  # issued in the future
+    ],
+)
+def test_jwt_lifetime_is_capped(tmp_path: Path, claims):
+    key, auth = _jwt_setup(tmp_path)
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate("Bearer " + _token(key, **claims))
+
+
+def test_jwt_without_an_issue_time_is_refused(tmp_path: Path):
+    key, auth = _jwt_setup(tmp_path)
+    now = int(time.time())
+    claims = '"iss":"https://idp.test","aud":"frontdesk","exp":{},"sub":"x","tenant":"general"'
+    assert auth.authenticate(
+        "Bearer " + signed_raw(key, f'{{"iat":{now},' + claims.format(now + 300) + "}")
+    )
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate("Bearer " + signed_raw(key, "{" + claims.format(now + 300) + "}"))
+
+
+def test_jwt_with_a_duplicated_claim_is_refused(tmp_path: Path):
+    """A signed payload naming its tenant twice: readers disagree on which one counts."""
+    key, auth = _jwt_setup(tmp_path)
+    now = int(time.time())
+    head = f'"iss":"https://idp.test","aud":"frontdesk","iat":{now},"exp":{now + 300},"sub":"x"'
+    once = signed_raw(key, "{" + head + ',"tenant":"general"}')
+    twice = signed_raw(key, "{" + head + ',"tenant":"other","tenant":"general"}')
+    assert auth.authenticate("Bearer " + once).tenant == "general"
+    with pytest.raises(NotAuthenticated):
+        auth.authenticate("Bearer " + twice)

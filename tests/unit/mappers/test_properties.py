@@ -27,7 +27,9 @@ from mappers import (
 SOURCE = "ehr-a"
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-fhir_ids = st.from_regex(r"[A-Za-z0-9.\-]{1,64}", fullmatch=True)
+fhir_ids = st.from_regex(r"[A-Za-z0-9.\-]{1,64}", fullmatch=True).filter(
+    lambda s: s.strip(".") != ""
+)
 words = (
     st.text(alphabet=string.ascii_letters + string.digits + " -'", min_size=1, max_size=16)
     .map(str.strip)
