@@ -31,6 +31,7 @@ from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.coverage_batch import batch_handler
 from .services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
+from .services.holds import HoldStore
 from .services.payers import PayerPort
 from .services.scheduling import ProposalStore, scheduler_for
 from .settings import PayerConfig, Settings, SourceConfig, TenantConfig
@@ -75,6 +76,7 @@ async def bootstrap(
             sources=sources,
             cache=cache,
             keys=keys,
+            holds=HoldStore(cache, keys, tenant_id),
             idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
             on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
         )

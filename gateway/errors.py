@@ -30,6 +30,7 @@ _SERVICE_STATUS = {
     "date_out_of_range": 422,
     "not_found": 404,
     "slot_taken": 409,
+    "slot_held": 409,
     "slot_unavailable": 409,
     "idempotency_conflict": 409,
     "concurrent_update": 409,

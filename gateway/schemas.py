@@ -22,6 +22,8 @@ __all__ = [
     "CancelRequest",
     "CoverageBatchRequest",
     "CoverageCheckRequest",
+    "HoldOut",
+    "HoldRequest",
     "ListResponse",
     "PatientLink",
     "PatientOut",
@@ -83,6 +85,28 @@ class BookingRequest(_In):
     patient_id: str = _ID
     reason: str | None = Field(default=None, max_length=500)
     comment: str | None = Field(default=None, max_length=1000)
+    hold_token: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=100,
+        description="The token of this client's hold on the slot (POST /v1/slots/{id}/hold).",
+    )
+
+
+class HoldRequest(_In):
+    minutes: int = Field(default=5, ge=1, le=15, description="How long to hold, 1 to 15.")
+    hold_token: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=100,
+        description="The token of this client's own hold, to extend it.",
+    )
+
+
+class HoldOut(BaseModel):
+    slot_id: str
+    hold_token: str = Field(description="Proves the hold: send it with the booking.")
+    expires_at: dt.datetime
 
 
 class CancelRequest(_In):

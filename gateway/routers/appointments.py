@@ -54,6 +54,7 @@ async def book_appointment(
         patient_id=body.patient_id,
         reason=body.reason,
         comment=body.comment,
+        hold_token=body.hold_token,
     )
     note_audit(
         request,

@@ -1,36 +1,54 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from mappers.model import Slot
 
-from ..deps import RuntimeDep, TenantDep, require_scope
-from ..schemas import ListResponse, SourceStatusOut
+from ..deps import BookingDep, CurrentPrincipal, RuntimeDep, TenantDep, require_scope
+from ..schemas import HoldOut, HoldRequest, ListResponse, SourceStatusOut
+from ..services import booking
 from ..services import slots as service
+from ..services.desk_time import DESK_TIME_PATTERN, parse_desk_time
 
 router = APIRouter(prefix="/v1/slots", tags=["slots"])
+_Read = Depends(require_scope("slots:read"))
+_Write = Depends(require_scope("appointments:write"))
+_ID = r"^[A-Za-z0-9_-]+$"
+_DESK_TIME = (
+    "A date (YYYY-MM-DD: the whole day) or a date and time (YYYY-MM-DDThh:mm[:ss]) on the "
+    "tenant's wall clock; with an offset (Z, -05:00) an exact instant. Years 1900-2199."
+)
+SlotPath = Annotated[str, Path(min_length=1, max_length=300, pattern=_ID)]
 
 
-@router.get("", dependencies=[Depends(require_scope("slots:read"))], operation_id="findSlots")
+@router.get("", dependencies=[_Read], operation_id="findSlots")
 async def find_slots(
     response: Response,
     runtime: RuntimeDep,
     sources: TenantDep,
-    start: Annotated[datetime, Query(description="ISO 8601 with offset")],
-    end: Annotated[datetime | None, Query(description="default: start + 7 days")] = None,
+    start: Annotated[str, Query(max_length=40, pattern=DESK_TIME_PATTERN, description=_DESK_TIME)],
+    end: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            pattern=DESK_TIME_PATTERN,
+            description=_DESK_TIME + " An end date includes its day. Default: start + 7 days.",
+        ),
+    ] = None,
     service_type: Annotated[str | None, Query(max_length=64)] = None,
-    practitioner: Annotated[str | None, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")] = None,
-    location: Annotated[str | None, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    practitioner: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
+    location: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
     source: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")] = None,
 ) -> ListResponse[Slot]:
     """Free slots across the tenant's EHRs, sorted by start; each source's status is listed."""
     settings = runtime.settings
+    zone = ZoneInfo(sources.tenant.time_zone)
     query = service.SlotQuery(
-        start=start,
-        end=end,
+        start=parse_desk_time("start", start, zone),
+        end=parse_desk_time("end", end, zone, end=True) if end is not None else None,
         service_type=service_type,
         practitioner=practitioner,
         location=location,
@@ -48,3 +66,36 @@ async def find_slots(
     runtime.metrics.cache_requests.labels("slots", "hit" if cached else "miss").inc()
     response.headers["X-Cache"] = "hit" if cached else "miss"
     return ListResponse[Slot](items=items, sources=[SourceStatusOut(**vars(s)) for s in statuses])
+
+
+@router.post("/{slot_id}/hold", dependencies=[_Write], status_code=201, operation_id="holdSlot")
+async def hold_slot(
+    ports: BookingDep, principal: CurrentPrincipal, slot_id: SlotPath, body: HoldRequest
+) -> HoldOut:
+    """Hold a free slot for this client while the caller decides (default 5 minutes, at
+    most 15). Another client's booking of it answers ``409 slot_held``; a booking with
+    ``hold_token`` consumes the hold. With the token of its own hold, a client extends it."""
+    held = await booking.hold(
+        ports,
+        client_id=principal.client_id,
+        slot_id=slot_id,
+        minutes=body.minutes,
+        token=body.hold_token,
+    )
+    return HoldOut(slot_id=held.slot_id, hold_token=held.token, expires_at=held.expires_at)
+
+
+@router.delete(
+    "/{slot_id}/hold", dependencies=[_Write], status_code=204, operation_id="releaseSlotHold"
+)
+async def release_hold(
+    ports: BookingDep,
+    principal: CurrentPrincipal,
+    slot_id: SlotPath,
+    hold_token: Annotated[str, Header(alias="Hold-Token", min_length=8, max_length=100)],
+) -> Response:
+    """Release a hold before it expires (the caller chose another time, or hung up)."""
+    await booking.release_hold(
+        ports, client_id=principal.client_id, slot_id=slot_id, token=hold_token
+    )
+    return Response(status_code=204)

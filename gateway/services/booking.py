@@ -16,14 +16,15 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors import PreconditionFailed, UpstreamError
-from mappers import from_fhir
+from mappers import GatewayId, from_fhir
 from mappers.model import Appointment
 
 from ..cache import Cache, CacheKeys
-from ..sources import TenantSources
+from ..sources import SourceHandle, TenantSources
 from .appointments import get_appointment
 from .errors import (
     ConcurrentUpdate,
@@ -33,10 +34,11 @@ from .errors import (
     RescheduleIncomplete,
     SlotTaken,
 )
+from .holds import DEFAULT_HOLD_MINUTES, Hold, HoldStore
 from .scheduling import BookingDetails
 from .slots import slots_generation_key
 
-__all__ = ["BookingPorts", "book", "cancel", "reschedule"]
+__all__ = ["BookingPorts", "book", "cancel", "hold", "release_hold", "reschedule"]
 
 _LOCK_TTL = 15.0
 _LOCK_WAIT = 10.0
@@ -51,8 +53,10 @@ class BookingPorts:
     sources: TenantSources
     cache: Cache
     keys: CacheKeys
+    holds: HoldStore
     idempotency_ttl_seconds: float
     on_outcome: Callable[[str, str], None] = lambda source, outcome: None
+    wall: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 async def _lock(cache: Cache, key: str) -> bool:
@@ -115,23 +119,30 @@ async def book(
     reason: str | None = None,
     comment: str | None = None,
     replaces: str | None = None,
+    hold_token: str | None = None,
 ) -> tuple[Appointment, bool]:
     """Book ``slot_id`` for ``patient_id``; returns (appointment, replayed).
 
     ``replaces`` (upstream id of an appointment this booking replaces) reaches only EHRs
-    whose scheduler can cancel it in the same call (Argonaut ``cancelled-appt-id``).
+    whose scheduler can cancel it in the same call (Argonaut ``cancelled-appt-id``). A held
+    slot is booked only by its holder, with ``hold_token``; the booking consumes the hold.
     """
-    handle, slot = ports.sources.resolve(slot_id, None, "slot")
-    if slot.resource_type not in handle.scheduler.slot_types:
-        raise InvalidRequest("slot is not a valid id")
+    handle, slot = _slot(ports, slot_id)
     patient_handle, patient = ports.sources.resolve(patient_id, "Patient", "patient")
     if patient_handle.id != handle.id:
         raise InvalidRequest(
             "the patient record must be in the slot's EHR: use the patient's link for that source"
         )
-    body = {"slot_id": slot_id, "patient_id": patient_id, "reason": reason, "comment": comment}
+    body: dict[str, Any] = {
+        "slot_id": slot_id,
+        "patient_id": patient_id,
+        "reason": reason,
+        "comment": comment,
+    }
     if replaces is not None:
         body["replaces"] = replaces
+    if hold_token is not None:
+        body["held"] = True
     details = BookingDetails(
         patient=patient.id,
         idempotency_digest=hashlib.sha256(f"{client_id}\x1f{idempotency_key}".encode()).hexdigest(),
@@ -146,7 +157,16 @@ async def book(
         try:
             if not locked:
                 raise SlotTaken("the slot is being booked by someone else")
-            appointment = await handle.scheduler.book(slot, details)
+            held = await ports.holds.admit(slot, client=client_id, token=hold_token)
+            # Where the EHR holds too, the pending appointment it made is what is booked.
+            target = (
+                GatewayId(slot.source, "Appointment", held.upstream)
+                if held is not None and held.upstream
+                else slot
+            )
+            appointment = await handle.scheduler.book(target, details)
+            if held is not None:
+                await ports.holds.consume(slot)
         except SlotTaken:
             ports.on_outcome(handle.id, "slot_taken")
             raise
@@ -159,6 +179,49 @@ async def book(
 
     result, replayed = await _idempotent(ports, client_id, idempotency_key, body, work)
     return Appointment.model_validate(result), replayed
+
+
+def _slot(ports: BookingPorts, slot_id: str) -> tuple[SourceHandle, GatewayId]:
+    handle, slot = ports.sources.resolve(slot_id, None, "slot")
+    if slot.resource_type not in handle.scheduler.slot_types:
+        raise InvalidRequest("slot is not a valid id")
+    return handle, slot
+
+
+async def hold(
+    ports: BookingPorts,
+    *,
+    client_id: str,
+    slot_id: str,
+    minutes: int = DEFAULT_HOLD_MINUTES,
+    token: str | None = None,
+) -> Hold:
+    """Hold a free slot for ``client_id`` (with ``token``: extend its own hold)."""
+    handle, slot = _slot(ports, slot_id)
+    lock_key = ports.keys.key("slot-lock", ports.sources.tenant.id, handle.id, slot.id)
+    if not await _lock(ports.cache, lock_key):
+        raise SlotTaken("the slot is being booked by someone else")
+    try:
+        current = await ports.holds.current(slot)
+        upstream = current.upstream if current is not None else None
+        if current is None:
+            upstream = await handle.scheduler.hold(slot, minutes)
+        return await ports.holds.place(
+            slot,
+            slot_id,
+            client=client_id,
+            minutes=minutes,
+            now=ports.wall(),
+            token=token,
+            upstream=upstream,
+        )
+    finally:
+        await ports.cache.delete(lock_key)
+
+
+async def release_hold(ports: BookingPorts, *, client_id: str, slot_id: str, token: str) -> None:
+    _, slot = _slot(ports, slot_id)
+    await ports.holds.release(slot, client=client_id, token=token)
 
 
 async def cancel(ports: BookingPorts, *, appointment_id: str, reason: str) -> Appointment:

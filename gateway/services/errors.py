@@ -16,6 +16,7 @@ __all__ = [
     "NotFound",
     "RescheduleIncomplete",
     "ServiceError",
+    "SlotHeld",
     "SlotTaken",
     "SlotUnavailable",
 ]
@@ -49,6 +50,11 @@ class NotFound(ServiceError):
 class SlotTaken(ServiceError):
     code = "slot_taken"
     title = "The slot was just taken"
+
+
+class SlotHeld(ServiceError):
+    code = "slot_held"
+    title = "Another desk is holding the slot"
 
 
 class SlotUnavailable(ServiceError):

@@ -14,6 +14,8 @@ from gateway.settings import Settings
 
 API_KEY = "test-key-all-scopes"
 OPS_KEY = "test-key-operations"
+# Another desk of the same hospital (a second API client with the same scopes).
+SECOND_DESK_KEY = "test-key-second-desk"
 READ_ONLY_KEY = "test-key-read-only"
 OTHER_TENANT_KEY = "test-key-other-tenant"
 
@@ -66,6 +68,18 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                 "tenant": "general",
                 "key_sha256": hash_api_key(READ_ONLY_KEY),
                 "scopes": ["patients:read", "slots:read", "appointments:read"],
+            },
+            {
+                "id": "desk-2",
+                "tenant": "general",
+                "key_sha256": hash_api_key(SECOND_DESK_KEY),
+                "scopes": [
+                    "patients:read",
+                    "slots:read",
+                    "appointments:read",
+                    "appointments:write",
+                    "coverage:check",
+                ],
             },
             {
                 "id": "ops",

@@ -179,12 +179,20 @@ class FindBookScheduler:
     slot_types = frozenset({"Appointment", PROPOSAL_TYPE})
 
     def __init__(
-        self, client: FhirClient, source: str, names: FindBookNames, proposals: ProposalStore
+        self,
+        client: FhirClient,
+        source: str,
+        names: FindBookNames,
+        proposals: ProposalStore,
+        *,
+        can_hold: bool = False,
     ) -> None:
         self._client = client
         self._source = source
         self._names = names
         self._proposals = proposals
+        # Argonaut $hold, where the vendor profile declares it (Epic's does not).
+        self._can_hold = can_hold
         # Argonaut `$book` takes ``cancelled-appt-id`` ("reschedule = cancel + rebook",
         # OperationDefinition-appointment-book); a profile opts out by naming it "".
         self.can_rebook = bool(names.cancelled_appointment_id)
@@ -248,6 +256,57 @@ class FindBookScheduler:
             warnings=record.warnings,
         )
 
+    async def hold(self, slot: GatewayId, minutes: int) -> str | None:
+        """POST [base]/Appointment/$hold where the EHR has it: the proposal becomes a
+        ``pending`` Appointment (Argonaut OperationDefinition-appointment-hold), whose id
+        the booking then books. Elsewhere only the offer is checked: the gateway holds."""
+        del minutes  # $hold takes no duration: the EHR keeps it as long as it allows
+        appointment = await self._proposal(slot)
+        if not self._can_hold:
+            return None
+        name = self._names.appointment_id if isinstance(appointment, str) else None
+        parameter: dict[str, Any] = (
+            {"name": name, "valueString": appointment}
+            if name
+            else {"name": self._names.appointment_resource, "resource": appointment}
+        )
+        try:
+            result = await self._client.operation(
+                self._names.hold,
+                resource_type="Appointment",
+                parameters={"resourceType": "Parameters", "parameter": [parameter]},
+                idempotent=False,
+            )
+        except UpstreamNotFound:
+            raise SlotUnavailable("the offered time has expired; search slots again") from None
+        except (Conflict, Rejected) as exc:
+            if _taken(exc):
+                raise SlotTaken("another booking took this time first") from None
+            raise SlotUnavailable("the EHR refused to hold this time") from None
+        held = _appointments_in(result)
+        pending = held[0].get("id") if held else None
+        if not isinstance(pending, str) or not pending:
+            raise ProtocolError(
+                "$hold answered without an Appointment id",
+                source=self._source,
+                method="POST",
+                url_template=f"/Appointment/{self._names.hold}",
+                retryable=False,
+            )
+        return pending
+
+    async def _proposal(self, slot: GatewayId) -> dict[str, Any] | str:
+        """What `$hold`/`$book` are sent for ``slot``: the temporary appointment's id, or
+        the stored id-less proposal."""
+        if slot.resource_type == "Appointment":
+            return slot.id
+        if slot.resource_type == PROPOSAL_TYPE:
+            stored = await self._proposals.get(self._source, slot.id)
+            if stored is None:
+                raise SlotUnavailable("the offered time has expired; search slots again")
+            return stored
+        raise InvalidRequest("slot is not a slot offered by this EHR")
+
     async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
         """POST [base]/Appointment/$book for the proposal behind ``slot``; sent once, never
         retried.
@@ -256,16 +315,12 @@ class FindBookScheduler:
         time: slot_taken. A vanished temporary appointment or other refusal answers
         slot_unavailable (search again).
         """
-        appointment: dict[str, Any] | str
-        if slot.resource_type == "Appointment":
-            # Epic's temporary appointment from $find: $book takes its id.
-            appointment = slot.id
-        elif slot.resource_type == PROPOSAL_TYPE:
-            stored = await self._proposals.get(self._source, slot.id)
-            if stored is None:
-                raise SlotUnavailable("the offered time has expired; search slots again")
+        # Epic's temporary appointment from $find (or a held one): $book takes its id; an
+        # id-less proposal is sent whole, with the patient and our booking identifier.
+        appointment = await self._proposal(slot)
+        if not isinstance(appointment, str):
             appointment = _with_patient(
-                stored,
+                appointment,
                 details.patient,
                 identifier=(
                     BOOKING_IDENTIFIER_SYSTEM,
@@ -274,8 +329,6 @@ class FindBookScheduler:
                 reason=details.reason,
                 comment=details.comment,
             )
-        else:
-            raise InvalidRequest("slot is not a slot offered by this EHR")
         body = _book_parameters(
             self._names,
             appointment=appointment,

@@ -59,6 +59,11 @@ class Scheduler(Protocol):
         """Free, bookable slots starting in the window, sorted as the source gave them."""
         ...
 
+    async def hold(self, slot: GatewayId, minutes: int) -> str | None:
+        """Check ``slot`` can be held and, where the EHR holds too (Argonaut ``$hold``),
+        hold it there; the upstream hold's id (a pending Appointment), or None."""
+        ...
+
     async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
         """Book ``slot`` (a gateway id of this source) for ``details.patient``."""
         ...

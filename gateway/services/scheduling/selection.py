@@ -19,5 +19,6 @@ def scheduler_for(client: FhirClient, source: str, proposals: ProposalStore) -> 
             raise ValueError(
                 f"profile {profile.name!r} books by $find/$book but names no operations"
             )
-        return FindBookScheduler(client, source, profile.find_book, proposals)
+        can_hold = "hold" in profile.operations.get("Appointment", frozenset())
+        return FindBookScheduler(client, source, profile.find_book, proposals, can_hold=can_hold)
     return SlotCreateScheduler(client, source)

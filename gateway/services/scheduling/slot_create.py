@@ -93,6 +93,17 @@ class SlotCreateScheduler:
                 ids.append(rid)
         return ids
 
+    async def hold(self, slot: GatewayId, minutes: int) -> str | None:
+        """A free Slot can be held; the hold itself lives in the gateway (HAPI and R4
+        servers have no hold)."""
+        del minutes
+        record = from_fhir(
+            await self._read("Slot", slot.id, "slot"), source=self._source, expect=Slot
+        )
+        if record.status != "free":
+            raise SlotTaken("the slot is no longer free")
+        return None
+
     async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
         slot_json = await self._read("Slot", slot.id, "slot")
         record = from_fhir(slot_json, source=self._source, expect=Slot)

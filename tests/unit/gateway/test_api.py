@@ -109,7 +109,8 @@ async def test_other_tenant_cannot_see_a_patient():
     [
         ({"start": "2026-12-01T00:00:00Z", "end": "2027-02-01T00:00:00Z"}, "31 days"),
         ({"start": "2026-12-02T00:00:00Z", "end": "2026-12-01T00:00:00Z"}, "after start"),
-        ({"start": "2026-12-01T00:00:00"}, "offset"),
+        ({"start": "2026-02-30"}, "calendar"),
+        ({"start": "2026-12-01T25:00"}, "calendar"),
         ({"start": "yesterday"}, "start"),
         ({"start": "2026-12-01T00:00:00Z", "practitioner": "AAAA"}, "Practitioner"),
     ],
