@@ -4,9 +4,13 @@ No I/O, no settings, no logging of data: importing this package loads neither
 httpx, redis, ``connectors`` nor ``gateway`` (a test pins that).
 
 Entry points: ``from_fhir(resource, source=...)`` maps one FHIR R4 resource
-(Patient, Schedule, Slot, Appointment, Coverage, CoverageEligibilityResponse) to
-its canonical record; ``from_bundle(bundle, source=...)`` maps a Bundle page to a
-``MappedBundle``. Both raise only ``MappingError`` (with the field path).
+(Patient, Schedule, Slot, Appointment, Coverage, CoverageEligibilityResponse, and
+the directory: Practitioner, Organization, Location, PractitionerRole,
+HealthcareService) to its canonical record; ``from_bundle(bundle, source=...)``
+maps a Bundle page to a ``MappedBundle``; ``from_bundle_pages(pages, source=...)``
+maps the pages of one search together (``_include``d records of any page resolve
+the matches' references). All raise only ``MappingError`` (with the field path).
+``display_name`` is the one way a person's name is shown.
 """
 
 from __future__ import annotations
@@ -19,21 +23,30 @@ from .model import (
     Appointment,
     Benefit,
     CanonicalRecord,
+    Coding,
     ContactPoint,
     Coverage,
     EligibilityError,
     EligibilityRequest,
     EligibilityResult,
+    HealthcareService,
     HumanName,
     Identifier,
+    Location,
+    Organization,
     Participant,
     Patient,
     Person,
+    Practitioner,
+    PractitionerRole,
     Record,
+    RecordRef,
     Schedule,
     Slot,
     SourceRef,
 )
+from .names import display_name
+from .pages import MappedSearch, from_bundle_pages
 
 __all__ = [
     "SUPPORTED_TYPES",
@@ -41,26 +54,36 @@ __all__ = [
     "Appointment",
     "Benefit",
     "CanonicalRecord",
+    "Coding",
     "ContactPoint",
     "Coverage",
     "EligibilityError",
     "EligibilityRequest",
     "EligibilityResult",
     "GatewayId",
+    "HealthcareService",
     "HumanName",
     "Identifier",
     "InvalidId",
+    "Location",
     "MappedBundle",
+    "MappedSearch",
     "MappingError",
+    "Organization",
     "Participant",
     "Patient",
     "Person",
+    "Practitioner",
+    "PractitionerRole",
     "Record",
+    "RecordRef",
     "Schedule",
     "Slot",
     "SourceRef",
     "decode_id",
+    "display_name",
     "encode_id",
     "from_bundle",
+    "from_bundle_pages",
     "from_fhir",
 ]

@@ -15,11 +15,14 @@ from typing import Any, Final
 
 from .errors import MappingError
 from .fhir_dates import datetime_problem, parse_date_floor, parse_datetime, parse_partial_date
-from .ids import InvalidId, encode_id
+from .ids import InvalidId, encode_id, reference_id
+from .local_ids import content_id, full_url_id
+from .npi import NPI_SYSTEM, is_valid_npi
 
 __all__ = [
     "OBJECT",
     "Ctx",
+    "EntryIndex",
     "as_bool",
     "as_list",
     "as_str",
@@ -34,9 +37,14 @@ __all__ = [
     "parse_datetime",
     "parse_partial_date",
     "parse_reference",
+    "read_bool",
     "read_code",
+    "read_concept",
+    "read_concepts",
     "read_datetime",
     "read_identifiers",
+    "read_npi",
+    "read_refs",
     "record_head",
 ]
 
@@ -49,15 +57,83 @@ _REL_REF = re.compile(
 )
 
 
+class EntryIndex:
+    """The entries of one or more Bundle pages by ``fullUrl``: what a reference to an
+    entry resolves to (FHIR R4 Bundle, "Resolving references in Bundles").
+
+    Built on the first lookup, so a page whose references are all relative
+    (``Type/id``, resolved without it) never pays for it.
+    """
+
+    __slots__ = ("_pages", "_urls")
+
+    def __init__(self) -> None:
+        self._pages: list[list[Any]] = []
+        self._urls: dict[str, tuple[str, str]] | None = None
+
+    def add(self, entries: list[Any]) -> None:
+        self._pages.append(entries)
+        self._urls = None
+
+    def lookup(self, url: str) -> tuple[str, str] | None:
+        if self._urls is None:
+            self._urls = self._build()
+        return self._urls.get(url)
+
+    def _build(self) -> dict[str, tuple[str, str]]:
+        urls: dict[str, tuple[str, str]] = {}
+        for entries in self._pages:
+            for entry in entries:
+                if not isinstance(entry, OBJECT):
+                    continue
+                full_url = entry.get("fullUrl")
+                resource = entry.get("resource")
+                if not isinstance(full_url, str) or not isinstance(resource, OBJECT):
+                    continue
+                rtype = resource.get("resourceType")
+                if not isinstance(rtype, str):
+                    continue
+                rid = resource.get("id")
+                if not isinstance(rid, str):
+                    rid = full_url_id(full_url, rtype)
+                # The first entry with a fullUrl wins, as a reader scanning the Bundle would.
+                urls.setdefault(entry_key(full_url), (rtype, rid.strip()))
+        return urls
+
+
+def entry_key(url: str) -> str:
+    """A fullUrl or reference as an index key: trimmed, without ``/_history/v``, and a
+    ``urn:uuid:`` in lower case (UUIDs are case-insensitive, RFC 4122)."""
+    key = url.strip()
+    if "/_history/" in key:
+        key = key.split("/_history/", 1)[0]
+    if key[:9].lower() == "urn:uuid:":
+        key = key.lower()
+    return key
+
+
 class Ctx:
-    """Mapping context of one resource: its source, its type and the warnings so far."""
+    """Mapping context of one resource: its source, its type and the warnings so far.
 
-    __slots__ = ("resource_type", "source", "warnings")
+    Inside a Bundle, ``full_url`` is the entry's fullUrl (it names a resource that has
+    no id) and ``index`` resolves references to other entries by their fullUrl.
+    """
 
-    def __init__(self, source: str, resource_type: str) -> None:
+    __slots__ = ("full_url", "index", "resource_type", "source", "warnings")
+
+    def __init__(
+        self,
+        source: str,
+        resource_type: str,
+        *,
+        full_url: str | None = None,
+        index: EntryIndex | None = None,
+    ) -> None:
         self.source = source
         self.resource_type = resource_type
         self.warnings: list[str] = []
+        self.full_url = full_url
+        self.index = index
 
     def warn(self, path: str, reason: str) -> None:
         self.warnings.append(f"{self.resource_type}.{path}: {reason}")
@@ -65,19 +141,37 @@ class Ctx:
     def fail(self, path: str, reason: str) -> MappingError:
         return MappingError(f"{self.resource_type}.{path}", reason)
 
+    def resolve(self, raw: Any) -> tuple[str, str] | None:
+        """(type, upstream id) a Reference points to, or None.
+
+        An absolute URL or URN that is the fullUrl of an entry of the Bundle being
+        mapped resolves to that entry (a version-specific URL matches without its
+        ``/_history/v``); otherwise references resolve as ``parse_reference`` reads them.
+        """
+        if self.index is not None and isinstance(raw, OBJECT):
+            ref = raw.get("reference")
+            if isinstance(ref, str) and (ref.startswith("urn:") or "://" in ref):
+                hit = self.index.lookup(entry_key(ref))
+                if hit is not None:
+                    return hit
+        return parse_reference(raw)
+
     def ref_id(self, raw: Any, path: str, expected: str | None = None) -> str | None:
         """Gateway id for a Reference to a record of this source, or None (with a warning)."""
-        parsed = parse_reference(raw)
+        parsed = self.resolve(raw)
         if parsed is None:
-            if isinstance(raw, OBJECT) and raw.get("display") is None and raw:
-                self.warn(path, "reference not resolvable")
+            if isinstance(raw, OBJECT):
+                if raw.get("display") is None and raw:
+                    self.warn(path, "reference not resolvable")
+            elif raw is not None:
+                self.warn(path, "not a Reference object")
             return None
         rtype, rid = parsed
         if expected is not None and rtype != expected:
             self.warn(path, f"expected a {expected} reference, got {rtype}")
             return None
         try:
-            return encode_id(self.source, rtype, rid)
+            return reference_id(self.source, rtype, rid)
         except InvalidId:
             self.warn(path, "reference id has an invalid format")
             return None
@@ -132,20 +226,72 @@ def parse_reference(raw: Any) -> tuple[str, str] | None:
 
 def codeable_codes(raw: Any) -> list[str]:
     """The codes of a CodeableConcept (or of a list of them), in order, without duplicates."""
-    out: list[str] = []
-    for concept in as_list(raw):
+    return read_concepts(raw)[0]
+
+
+def read_concepts(raw: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """Codes and Codings (as model input) of a CodeableConcept or a list of them.
+
+    Codes: every coding's code, in order, without duplicates; a concept with no coding
+    contributes its text. Codings: system, code and display (the coding's, else the
+    concept's text), one per distinct (system, code); a concept with only text gives
+    one with only a display. R5 CodeableReferences (``{"concept": ...}``) are read
+    through their concept.
+    """
+    codes: list[str] = []
+    codings: list[dict[str, Any]] = []
+    for concept in raw if isinstance(raw, list) else as_list(raw):
         if not isinstance(concept, OBJECT):
             continue
-        for coding in as_list(concept.get("coding")):
-            if isinstance(coding, OBJECT):
-                code = as_str(coding.get("code"))
-                if code is not None and code not in out:
-                    out.append(code)
-        if not concept.get("coding"):
-            text = as_str(concept.get("text"))
-            if text is not None and text not in out:
-                out.append(text)
-    return out
+        if "concept" in concept and "coding" not in concept:
+            concept = concept.get("concept")
+            if not isinstance(concept, OBJECT):
+                continue
+        text = concept.get("text")
+        text = text.strip() or None if isinstance(text, str) else None
+        items = concept.get("coding")
+        found = False
+        for coding in items if isinstance(items, list) else as_list(items):
+            if not isinstance(coding, OBJECT):
+                continue
+            code = coding.get("code")
+            code = code.strip() or None if isinstance(code, str) else None
+            display = coding.get("display")
+            display = display.strip() or None if isinstance(display, str) else None
+            if code is None and display is None:
+                continue
+            display = display or text
+            found = True
+            system = coding.get("system")
+            system = system.strip() or None if isinstance(system, str) else None
+            if code is not None:
+                if code in codes:
+                    if any(c["code"] == code and c["system"] == system for c in codings):
+                        continue
+                else:
+                    codes.append(code)
+            codings.append({"system": system, "code": code, "display": display})
+        if not found and text is not None:
+            if text not in codes:
+                codes.append(text)
+            codings.append({"system": None, "code": None, "display": text})
+    return codes, codings
+
+
+def read_concept(raw: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """One CodeableConcept: its first code (as ``first_code``) and the Coding (as model
+    input) that carries it, else its first Coding; (None, None) when it has neither."""
+    if raw is None:
+        return None, None
+    codes, codings = read_concepts(raw)
+    if not codings:
+        return None, None
+    if codes:
+        for coding in codings:
+            if coding["code"] == codes[0]:
+                return codes[0], coding
+        return codes[0], codings[0]
+    return None, codings[0]
 
 
 def codeable_text(raw: Any) -> str | None:
@@ -166,6 +312,14 @@ def codeable_text(raw: Any) -> str | None:
 def as_bool(value: Any) -> bool | None:
     """A JSON boolean, or None (``"true"`` strings are not booleans in FHIR JSON)."""
     return value if isinstance(value, bool) else None
+
+
+def read_bool(raw: Any, ctx: Ctx, path: str) -> bool | None:
+    """A JSON boolean, or None with a warning when something else is there."""
+    if raw is None or isinstance(raw, bool):
+        return raw
+    ctx.warn(path, "not a boolean; dropped")
+    return None
 
 
 def first_code(raw: Any) -> str | None:
@@ -222,13 +376,27 @@ def read_code(raw: Any, ctx: Ctx, path: str, known: frozenset[str]) -> str | Non
 def record_head(resource: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
     """``id`` and ``source`` of a record, as validated-model input.
 
-    Raises MappingError when the upstream id is missing or not a FHIR id: a
-    record we cannot point back to is unusable.
+    A resource without ``id`` gets a local one (``mappers.local_ids``: from the
+    entry's fullUrl, else from its content). An ``id`` that is present but not a FHIR
+    id raises MappingError: a record we cannot point back to is unusable.
     """
     raw_id = resource.get("id")
-    rid = as_str(raw_id)
-    if rid is None:
-        raise ctx.fail("id", "missing" if raw_id is None else "not a string")
+    origin = "resource"
+    local: str | None
+    if raw_id is None:
+        if ctx.full_url is not None:
+            local = full_url_id(ctx.full_url, ctx.resource_type)
+            origin = "full_url"
+        else:
+            local = content_id(resource)
+            origin = "content"
+            if local is None:
+                raise ctx.fail("id", "missing, and the content gives no stable local id")
+    else:
+        local = as_str(raw_id)
+        if local is None:
+            raise ctx.fail("id", "not a string")
+    rid: str = local
     try:
         gid = encode_id(ctx.source, ctx.resource_type, rid)
     except InvalidId:
@@ -237,9 +405,9 @@ def record_head(resource: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
         "source": ctx.source,
         "resource_type": ctx.resource_type,
         "id": rid,
-        "version": None,
-        "last_updated": None,
     }
+    if origin != "resource":
+        source["id_origin"] = origin
     meta = resource.get("meta")
     if isinstance(meta, OBJECT):
         version = meta.get("versionId")
@@ -247,7 +415,9 @@ def record_head(resource: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
             source["version"] = as_str(version)
             if source["version"] is None:
                 ctx.warn("meta.versionId", "not a string")
-        source["last_updated"] = read_datetime(meta.get("lastUpdated"), ctx, "meta.lastUpdated")
+        updated = meta.get("lastUpdated")
+        if updated is not None:
+            source["last_updated"] = read_datetime(updated, ctx, "meta.lastUpdated")
     elif meta is not None:
         ctx.warn("meta", "not an object")
     return {"id": gid, "source": source}
@@ -298,3 +468,34 @@ def identifier_type(raw: Any) -> str | None:
         if fallback is None:
             fallback = code
     return fallback
+
+
+def read_npi(raw: Any, ctx: Ctx, path: str = "identifier") -> str | None:
+    """The NPI among identifiers: system ``http://hl7.org/fhir/sid/us-npi`` only, ten
+    digits with a valid check digit. Another value in that system stays an identifier,
+    with a warning."""
+    npi: str | None = None
+    for i, ident in enumerate(as_list(raw)):
+        if not isinstance(ident, OBJECT):
+            continue
+        system = ident.get("system")
+        if not isinstance(system, str) or system.strip() != NPI_SYSTEM:
+            continue
+        value = as_str(ident.get("value"))
+        if value is None or not is_valid_npi(value):
+            ctx.warn(f"{path}[{i}].value", "not a valid NPI (ten digits, check digit); not used")
+        elif npi is None:
+            npi = value
+        elif value != npi:
+            ctx.warn(f"{path}[{i}].value", "a second, different NPI; the first is kept")
+    return npi
+
+
+def read_refs(raw: Any, ctx: Ctx, path: str, expected: str) -> list[str]:
+    """Gateway ids of a list of References to ``expected`` records, in order, unique."""
+    out: list[str] = []
+    for i, item in enumerate(as_list(raw)):
+        gid = ctx.ref_id(item, f"{path}[{i}]", expected)
+        if gid is not None and gid not in out:
+            out.append(gid)
+    return out

@@ -9,6 +9,8 @@
   actors count as practitioners (their gateway id keeps the real type).
 - ``cancellation_reason`` reads ``cancelationReason`` (R4B/R5, and R4 servers that
   backport it).
+- Inside a Bundle, references written as an entry's fullUrl (``urn:uuid:...``)
+  resolve to that entry.
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ from ._primitives import (
     as_str,
     codeable_text,
     contained_index,
-    first_code,
-    parse_reference,
     read_code,
+    read_concept,
+    read_concepts,
     read_datetime,
     read_identifiers,
     record_head,
 )
+from .ids import InvalidId, reference_id
 from .model import Appointment
-from .schedule import service_codes
 
 __all__ = ["map_appointment"]
 
@@ -77,8 +79,12 @@ def map_appointment(resource: Mapping[str, Any], ctx: Ctx) -> Appointment:
     fields["start"], fields["end"] = start, end
     fields["minutes_duration"] = _minutes(resource.get("minutesDuration"), ctx)
     _participants(resource, fields, ctx)
-    fields["service_types"] = service_codes(resource.get("serviceType"))
-    fields["appointment_type"] = first_code(resource.get("appointmentType"))
+    fields["service_types"], fields["service_type_codings"] = read_concepts(
+        resource.get("serviceType")
+    )
+    fields["appointment_type"], fields["appointment_type_coding"] = read_concept(
+        resource.get("appointmentType")
+    )
     fields["reason"] = [
         text for c in as_list(resource.get("reasonCode")) if (text := codeable_text(c)) is not None
     ]
@@ -101,6 +107,12 @@ def _minutes(raw: Any, ctx: Ctx) -> int | None:
         return None
     if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
         return raw
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and 0 < len(raw) < 7:
+        # Oracle Health's examples send minutesDuration as a JSON string ("60").
+        ctx.warn("minutesDuration", "a string where an integer was expected; read")
+        minutes = int(raw)
+        if minutes > 0:
+            return minutes
     ctx.warn("minutesDuration", "not a positive integer; dropped")
     return None
 
@@ -124,10 +136,13 @@ def _participants(resource: Mapping[str, Any], fields: dict[str, Any], ctx: Ctx)
             continue
         rtype: str | None = None
         ref: str | None = None
-        parsed = parse_reference(actor)
+        parsed = ctx.resolve(actor)
         if parsed is not None:
             rtype = parsed[0]
-            ref = ctx.ref_id(actor, f"{path}.actor")
+            try:
+                ref = reference_id(ctx.source, rtype, parsed[1])
+            except InvalidId:
+                ctx.warn(f"{path}.actor", "reference id has an invalid format")
         else:
             local = as_str(actor.get("reference"))
             if local is not None and local.startswith("#"):

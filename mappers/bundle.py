@@ -11,17 +11,30 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
-from ._primitives import OBJECT, Ctx, as_list, as_str
+from ._primitives import OBJECT, Ctx, EntryIndex, as_list, as_str
 from .appointment import map_appointment
 from .coverage import map_coverage
 from .eligibility import map_coverage_eligibility_response
 from .errors import MappingError
+from .healthcare_service import map_healthcare_service
+from .location import map_location
 from .model import CanonicalRecord
+from .organization import map_organization
 from .patient import map_patient
+from .practitioner import map_practitioner
+from .practitioner_role import map_practitioner_role
 from .schedule import map_schedule
 from .slot import map_slot
 
-__all__ = ["SUPPORTED_TYPES", "MappedBundle", "from_bundle", "from_fhir"]
+__all__ = [
+    "SUPPORTED_TYPES",
+    "MappedBundle",
+    "entries_of",
+    "from_bundle",
+    "from_fhir",
+    "map_entry",
+    "page_head",
+]
 
 _R = TypeVar("_R", bound=CanonicalRecord)
 
@@ -33,6 +46,11 @@ _MAPPERS: dict[str, _Mapper] = {
     "Appointment": map_appointment,
     "Coverage": map_coverage,
     "CoverageEligibilityResponse": map_coverage_eligibility_response,
+    "Practitioner": map_practitioner,
+    "Organization": map_organization,
+    "Location": map_location,
+    "PractitionerRole": map_practitioner_role,
+    "HealthcareService": map_healthcare_service,
 }
 SUPPORTED_TYPES = frozenset(_MAPPERS)
 # Upstream text copied into warnings (OperationOutcome diagnostics) is capped.
@@ -69,6 +87,23 @@ class MappedBundle(list[CanonicalRecord]):
         self.warnings: list[str] = list(warnings)
         self.total = total
         self.next_link = next_link
+
+    @overload
+    def get(self, gateway_id: str | None) -> CanonicalRecord | None: ...
+
+    @overload
+    def get(self, gateway_id: str | None, expect: type[_R]) -> _R | None: ...
+
+    def get(self, gateway_id: str | None, expect: type[Any] | None = None) -> Any:
+        """The record with this gateway id, included or matched (a Slot's Schedule:
+        ``page.get(slot.schedule_id, Schedule)``); None when absent or, with
+        ``expect``, of another kind."""
+        if gateway_id is None:
+            return None
+        for record in (*self.included, *self):
+            if getattr(record, "id", None) == gateway_id:
+                return record if expect is None or isinstance(record, expect) else None
+        return None
 
     def __repr__(self) -> str:
         return (
@@ -108,20 +143,38 @@ def from_fhir(
 
 
 def from_bundle(bundle: Mapping[str, Any], *, source: str) -> MappedBundle:
-    """The records of a FHIR R4 Bundle; one unusable entry is skipped, not fatal."""
-    if not isinstance(bundle, OBJECT):
-        raise MappingError("Bundle", "not a JSON object")
-    if bundle.get("resourceType") != "Bundle":
-        raise MappingError("Bundle.resourceType", "not a Bundle")
-    out = MappedBundle(total=_total(bundle), next_link=_next_link(bundle.get("link")))
-    if bundle.get("total") is not None and out.total is None:
-        out.warnings.append("Bundle.total: not a non-negative integer; dropped")
-    for i, entry in enumerate(as_list(bundle.get("entry"))):
-        _entry(entry, f"Bundle.entry[{i}]", source, out)
+    """The records of a FHIR R4 Bundle; one unusable entry is skipped, not fatal.
+
+    Entries without a resource id are named from their ``fullUrl`` (``mappers.local_ids``);
+    references to other entries by fullUrl (``urn:uuid:...``, absolute URLs) resolve to
+    those entries, as FHIR R4 Bundle "Resolving references in Bundles" says.
+    """
+    entries = entries_of(bundle, "Bundle")
+    index = EntryIndex()
+    index.add(entries)
+    out = page_head(bundle, "Bundle")
+    for i, entry in enumerate(entries):
+        map_entry(entry, f"Bundle.entry[{i}]", source, out, index)
     return out
 
 
-def _entry(entry: Any, path: str, source: str, out: MappedBundle) -> None:
+def entries_of(bundle: Any, path: str) -> list[Any]:
+    """The entry list of a Bundle; MappingError (at ``path``) for what is not a Bundle."""
+    if not isinstance(bundle, OBJECT):
+        raise MappingError(path, "not a JSON object")
+    if bundle.get("resourceType") != "Bundle":
+        raise MappingError(f"{path}.resourceType", "not a Bundle")
+    return as_list(bundle.get("entry"))
+
+
+def page_head(bundle: Mapping[str, Any], path: str) -> MappedBundle:
+    out = MappedBundle(total=_total(bundle), next_link=_next_link(bundle.get("link")))
+    if bundle.get("total") is not None and out.total is None:
+        out.warnings.append(f"{path}.total: not a non-negative integer; dropped")
+    return out
+
+
+def map_entry(entry: Any, path: str, source: str, out: MappedBundle, index: EntryIndex) -> None:
     if not isinstance(entry, OBJECT):
         out.warnings.append(f"{path}: not an object; skipped")
         return
@@ -138,8 +191,10 @@ def _entry(entry: Any, path: str, source: str, out: MappedBundle) -> None:
         reason = "missing" if rtype is None else f"unsupported type {_safe_type(rtype)}"
         out.warnings.append(f"{path}.resource.resourceType: {reason}; skipped")
         return
+    full_url = entry.get("fullUrl")
+    ctx = Ctx(source, rtype, full_url=full_url if isinstance(full_url, str) else None, index=index)
     try:
-        record = _map(mapper, resource, rtype, source)
+        record = _run(mapper, resource, ctx)
     except MappingError as exc:
         tail = exc.path[len(rtype) :] if exc.path.startswith(rtype) else f".{exc.path}"
         out.warnings.append(f"{path}.resource{tail}: {exc.reason}; skipped")
@@ -152,13 +207,17 @@ def _entry(entry: Any, path: str, source: str, out: MappedBundle) -> None:
 
 
 def _map(mapper: _Mapper, resource: Mapping[str, Any], rtype: str, source: str) -> CanonicalRecord:
+    return _run(mapper, resource, Ctx(source, rtype))
+
+
+def _run(mapper: _Mapper, resource: Mapping[str, Any], ctx: Ctx) -> CanonicalRecord:
     try:
-        return mapper(resource, Ctx(source, rtype))
+        return mapper(resource, ctx)
     except MappingError:
         raise
     except Exception as exc:  # noqa: BLE001 - last line of defence: only MappingError leaves
         # The message is dropped on purpose (pydantic errors quote input values).
-        raise MappingError(rtype, f"unreadable ({type(exc).__name__})") from None
+        raise MappingError(ctx.resource_type, f"unreadable ({type(exc).__name__})") from None
 
 
 def _outcome_warnings(resource: Mapping[str, Any], path: str) -> list[str]:

@@ -8,7 +8,11 @@
   else a contained Organization's identifier, else the referenced Organization's
   upstream id (tenant payer config lists payer ids as the EHR carries them);
   ``payer_name`` from the display, else the contained Organization's name.
-  A Patient/RelatedPerson payor (self-pay) gives no payer id.
+- Self-pay: a Patient or RelatedPerson payor (legal FHIR R4: "patient-pay
+  agreements") gives ``self_pay`` True, ``payer_kind`` patient/related_person, the
+  payer's gateway id in ``paying_party_id`` and no payer id or name (a person's
+  display and identifiers are not a payer's). A Coverage typed self-pay
+  (coverage-selfpay ``pay``, SOPT ``81``) with no payer named is self-pay too.
 - ``class``: group → group_number/group_name, plan → plan_name (name, else value),
   subplan fills plan_name only when no plan is given; other classes (subgroup,
   class, rxbin, rxpcn, rxid, rxgroup, sequence ...) are not front-desk fields.
@@ -30,10 +34,10 @@ from ._primitives import (
     first_code,
     identifier_type,
     parse_date_floor,
-    parse_reference,
     read_code,
     record_head,
 )
+from .ids import InvalidId, reference_id
 from .model import Coverage
 
 __all__ = ["map_coverage"]
@@ -91,9 +95,17 @@ def _member(resource: Mapping[str, Any], fields: dict[str, Any], ctx: Ctx) -> No
     fields["member_id"] = member or subscriber or first
 
 
+_SELF_PAY_KINDS = {"Patient": "patient", "RelatedPerson": "related_person"}
+# Coverage.type codes that say self-pay: coverage-selfpay "pay" (the R4 coverage-type
+# value set) and the payer typology (SOPT) "81" Self-pay.
+_SELF_PAY_TYPES = frozenset({("coverage-selfpay", "pay"), ("sopt", "81")})
+
+
 def _payer(resource: Mapping[str, Any], fields: dict[str, Any], ctx: Ctx) -> None:
     payer_id: str | None = None
     payer_name: str | None = None
+    kind: str | None = None
+    party: str | None = None
     payors = as_list(resource.get("payor"))
     if not payors:
         ctx.warn("payor", "missing")
@@ -101,26 +113,75 @@ def _payer(resource: Mapping[str, Any], fields: dict[str, Any], ctx: Ctx) -> Non
         if not isinstance(payor, OBJECT):
             ctx.warn(f"payor[{i}]", "not an object")
             continue
-        payer_id = _identifier_value(payor.get("identifier"), ctx, f"payor[{i}].identifier")
-        payer_name = as_str(payor.get("display"))
-        reference = as_str(payor.get("reference"))
-        if reference is not None and reference.startswith("#"):
-            org = contained_index(resource).get(reference[1:])
-            if org is not None and org.get("resourceType") == "Organization":
-                payer_name = payer_name or as_str(org.get("name"))
-                for k, ident in enumerate(as_list(org.get("identifier"))):
-                    if payer_id is None:
-                        payer_id = _identifier_value(ident, ctx, f"contained.identifier[{k}]")
-            else:
-                ctx.warn(f"payor[{i}].reference", "contained resource not found")
-        elif reference is not None and payer_id is None:
-            parsed = parse_reference(payor)
-            if parsed is not None and parsed[0] == "Organization":
-                payer_id = parsed[1]
-        if payer_id is not None or payer_name is not None:
+        kind, party, payer_id, payer_name = _one_payor(resource, payor, ctx, f"payor[{i}]")
+        if kind is not None or payer_id is not None or payer_name is not None:
             break
     fields["payer_id"] = payer_id
     fields["payer_name"] = payer_name
+    fields["payer_kind"] = kind
+    fields["paying_party_id"] = party
+    fields["self_pay"] = kind in ("patient", "related_person") or (
+        payer_id is None and payer_name is None and _typed_self_pay(resource.get("type"))
+    )
+
+
+def _one_payor(
+    resource: Mapping[str, Any], payor: Mapping[str, Any], ctx: Ctx, path: str
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(payer kind, paying party id, payer id, payer name) of one Coverage.payor."""
+    reference = as_str(payor.get("reference"))
+    rtype: str | None = None
+    rid: str | None = None
+    org: Mapping[str, Any] | None = None
+    if reference is not None and reference.startswith("#"):
+        found = contained_index(resource).get(reference[1:])
+        if found is None:
+            ctx.warn(f"{path}.reference", "contained resource not found")
+        else:
+            rtype = as_str(found.get("resourceType"))
+            org = found if rtype == "Organization" else None
+    elif reference is not None:
+        parsed = ctx.resolve(payor)
+        if parsed is not None:
+            rtype, rid = parsed
+    if rtype is None:
+        rtype = as_str(payor.get("type"))
+    if rtype in _SELF_PAY_KINDS:
+        party = None
+        if rid is not None:
+            try:
+                party = reference_id(ctx.source, rtype, rid)
+            except InvalidId:
+                ctx.warn(f"{path}.reference", "reference id has an invalid format")
+        # A person's display and identifiers are not a payer's name and id.
+        return _SELF_PAY_KINDS[rtype], party, None, None
+    payer_id = _identifier_value(payor.get("identifier"), ctx, f"{path}.identifier")
+    payer_name = as_str(payor.get("display"))
+    if org is not None:
+        payer_name = payer_name or as_str(org.get("name"))
+        for k, ident in enumerate(as_list(org.get("identifier"))):
+            if payer_id is None:
+                payer_id = _identifier_value(ident, ctx, f"contained.identifier[{k}]")
+    elif rtype == "Organization" and payer_id is None and rid is not None:
+        payer_id = rid
+    if rtype == "Organization":
+        return "organization", None, payer_id, payer_name
+    if payer_id is not None or payer_name is not None:
+        return "other", None, payer_id, payer_name
+    return None, None, None, None
+
+
+def _typed_self_pay(raw: Any) -> bool:
+    if not isinstance(raw, OBJECT):
+        return False
+    for coding in as_list(raw.get("coding")):
+        if not isinstance(coding, OBJECT):
+            continue
+        system, code = as_str(coding.get("system")) or "", as_str(coding.get("code"))
+        tail = system.rstrip("/").rsplit("/", 1)[-1]
+        if (tail, code) in _SELF_PAY_TYPES or (not system and code == "pay"):
+            return True
+    return False
 
 
 def _identifier_value(raw: Any, ctx: Ctx, path: str) -> str | None:

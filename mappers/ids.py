@@ -12,15 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import NamedTuple
+from functools import lru_cache
+from typing import Final, NamedTuple
 
-__all__ = ["GatewayId", "InvalidId", "decode_id", "encode_id", "is_fhir_id"]
+__all__ = ["GatewayId", "InvalidId", "decode_id", "encode_id", "is_fhir_id", "reference_id"]
 
 _SOURCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 # FHIR R4 id: [A-Za-z0-9\-\.]{1,64}
 _FHIR_ID = re.compile(r"[A-Za-z0-9.\-]{1,64}")
 _MAX_ENCODED = 300
+_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 
 
 def is_fhir_id(value: str) -> bool:
@@ -40,11 +42,26 @@ class GatewayId(NamedTuple):
 
 def encode_id(source: str, resource_type: str, upstream_id: str) -> str:
     if not (
-        _SOURCE.fullmatch(source) and _TYPE.fullmatch(resource_type) and is_fhir_id(upstream_id)
+        isinstance(source, str)
+        and isinstance(resource_type, str)
+        and isinstance(upstream_id, str)
+        and _valid_prefix(source, resource_type)
+        and is_fhir_id(upstream_id)
     ):
         raise InvalidId("source, resource type or upstream id has an invalid format")
     raw = f"{source}/{resource_type}/{upstream_id}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    # base64.urlsafe_b64encode without its Python-level wrappers (this is on the hot path).
+    encoded = binascii.b2a_base64(raw, newline=False).translate(_URLSAFE)
+    return encoded.rstrip(b"=").decode("ascii")
+
+
+# References repeat (every Slot of a Schedule names it): their ids are worth remembering.
+reference_id = lru_cache(maxsize=4096)(encode_id)
+
+
+@lru_cache(maxsize=256)
+def _valid_prefix(source: str, resource_type: str) -> bool:
+    return bool(_SOURCE.fullmatch(source) and _TYPE.fullmatch(resource_type))
 
 
 def decode_id(value: str, *, resource_type: str | None = None) -> GatewayId:

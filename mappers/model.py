@@ -26,6 +26,7 @@ __all__ = [
     "Benefit",
     "BenefitKind",
     "CanonicalRecord",
+    "Coding",
     "ContactPoint",
     "Coverage",
     "EligibilityError",
@@ -33,12 +34,20 @@ __all__ = [
     "EligibilityRequest",
     "EligibilityResult",
     "EligibilityStatus",
+    "HealthcareService",
     "HumanName",
+    "IdOrigin",
     "Identifier",
+    "Location",
+    "Organization",
     "Participant",
     "Patient",
+    "PayerKind",
     "Person",
+    "Practitioner",
+    "PractitionerRole",
     "Record",
+    "RecordRef",
     "Schedule",
     "Slot",
     "SourceRef",
@@ -49,14 +58,45 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
+IdOrigin = Literal["resource", "full_url", "content"]
+
+
 class SourceRef(_Model):
-    """Where a record came from: the upstream it was read from and its version."""
+    """Where a record came from: the upstream it was read from and its version.
+
+    ``id_origin`` says where ``id`` came from: "resource" (the resource's own id, the
+    server's), or, for a resource that had none (``mappers.local_ids``), "full_url"
+    (derived from its Bundle entry's fullUrl) or "content" (a digest of its JSON).
+    A derived id names the record in the gateway but can't be read from the server.
+    """
 
     source: str
     resource_type: str
     id: str
     version: str | None = None
     last_updated: AwareDatetime | None = None
+    id_origin: IdOrigin = "resource"
+
+
+class Coding(_Model):
+    """One coded value with its words: ``display`` is what a desk shows.
+
+    ``display`` is the coding's own display, else the text of the CodeableConcept it
+    came from; a concept with only text gives a Coding with only ``display``.
+    """
+
+    system: str | None = None
+    code: str | None = None
+    display: str | None = None
+
+
+class RecordRef(_Model):
+    """A reference to another record as the upstream gave it: ``id`` is the gateway id
+    when it resolved (None for a display-only or contained reference)."""
+
+    resource_type: str | None = None
+    id: str | None = None
+    display: str | None = None
 
 
 class Identifier(_Model):
@@ -122,6 +162,11 @@ class Schedule(Record):
     planning_horizon_start: AwareDatetime | None = None
     planning_horizon_end: AwareDatetime | None = None
     comment: str | None = None
+    # The same references as ``actors``, as gateway ids, with the upstream's display.
+    actor_refs: list[RecordRef] = Field(default_factory=list)
+    # ``service_types``/``specialty`` hold codes; these hold the codes with their words.
+    service_type_codings: list[Coding] = Field(default_factory=list)
+    specialty_codings: list[Coding] = Field(default_factory=list)
 
 
 class Slot(Record):
@@ -134,6 +179,9 @@ class Slot(Record):
     appointment_type: str | None = None
     overbooked: bool | None = None
     comment: str | None = None
+    service_type_codings: list[Coding] = Field(default_factory=list)
+    specialty_codings: list[Coding] = Field(default_factory=list)
+    appointment_type_coding: Coding | None = None
 
 
 class Participant(_Model):
@@ -165,6 +213,11 @@ class Appointment(Record):
     created: AwareDatetime | None = None
     cancellation_reason: str | None = None
     identifiers: list[Identifier] = Field(default_factory=list)
+    service_type_codings: list[Coding] = Field(default_factory=list)
+    appointment_type_coding: Coding | None = None
+
+
+PayerKind = Literal["organization", "patient", "related_person", "other"]
 
 
 class Coverage(Record):
@@ -185,6 +238,74 @@ class Coverage(Record):
     type: str | None = None
     # Coverage.dependent: the dependent number within the subscriber's contract.
     dependent: str | None = None
+    # Self-pay: the payor is the patient or a related person (FHIR R4 Coverage.payor),
+    # or the coverage is typed self-pay with no organisation paying. No payer to ask.
+    self_pay: bool = False
+    # Who the first usable payor is: an organisation (an insurer), the patient, a
+    # related person, or something else (display or identifier only).
+    payer_kind: PayerKind | None = None
+    # Gateway id of the Patient or RelatedPerson who pays, for self-pay.
+    paying_party_id: str | None = None
+
+
+# --- the directory ------------------------------------------------------------------
+
+
+class Practitioner(Record):
+    identifiers: list[Identifier] = Field(default_factory=list)
+    name: HumanName | None = None
+    other_names: list[HumanName] = Field(default_factory=list)
+    # Only from the NPI system, only ten digits with a valid check digit.
+    npi: str | None = None
+    active: bool | None = None
+    gender: str | None = None
+    phones: list[ContactPoint] = Field(default_factory=list)
+    emails: list[ContactPoint] = Field(default_factory=list)
+    qualifications: list[Coding] = Field(default_factory=list)
+
+
+class Organization(Record):
+    name: str | None = None
+    identifiers: list[Identifier] = Field(default_factory=list)
+    npi: str | None = None
+    active: bool | None = None
+    phones: list[ContactPoint] = Field(default_factory=list)
+    address: Address | None = None
+
+
+class Location(Record):
+    name: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    # active | suspended | inactive (FHIR R4 Location.status).
+    status: str | None = None
+    address: Address | None = None
+    phones: list[ContactPoint] = Field(default_factory=list)
+    managing_organization_id: str | None = None
+    part_of_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class PractitionerRole(Record):
+    practitioner_id: str | None = None
+    practitioner_display: str | None = None
+    organization_id: str | None = None
+    location_ids: list[str] = Field(default_factory=list)
+    healthcare_service_ids: list[str] = Field(default_factory=list)
+    codes: list[Coding] = Field(default_factory=list)
+    specialties: list[Coding] = Field(default_factory=list)
+    active: bool | None = None
+    phones: list[ContactPoint] = Field(default_factory=list)
+    emails: list[ContactPoint] = Field(default_factory=list)
+
+
+class HealthcareService(Record):
+    name: str | None = None
+    types: list[Coding] = Field(default_factory=list)
+    specialties: list[Coding] = Field(default_factory=list)
+    location_ids: list[str] = Field(default_factory=list)
+    provided_by_id: str | None = None
+    active: bool | None = None
 
 
 BenefitKind = Literal[
@@ -282,4 +403,16 @@ class EligibilityRequest(_Model):
     trace_number: str
 
 
-CanonicalRecord = Patient | Schedule | Slot | Appointment | Coverage | EligibilityResult
+CanonicalRecord = (
+    Patient
+    | Schedule
+    | Slot
+    | Appointment
+    | Coverage
+    | EligibilityResult
+    | Practitioner
+    | Organization
+    | Location
+    | PractitionerRole
+    | HealthcareService
+)

@@ -2,10 +2,14 @@
 
 ``actors`` are the upstream references normalised to ``Type/id`` (as the model
 documents): outbound booking copies them into Appointment participants, and
-they never leave the source they came from. Actors given only as a display or
-a contained resource are not addressable and are skipped with a warning.
+they never leave the source they came from. ``actor_refs`` holds the same actors
+as gateway ids with their display, so a desk can name the practitioner and the
+place; an actor given only as a display is kept there (no id), one given as a
+contained resource is skipped with a warning. Inside a Bundle, an actor written
+as an entry's fullUrl (``urn:uuid:...``) resolves to that entry.
 ``serviceType`` may be an R5-style CodeableReference (``{"concept": ...}``); its
-concept is read.
+concept is read. Codes stay in ``service_types``/``specialty``; the codings with
+their words are in ``service_type_codings``/``specialty_codings``.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from ._primitives import (
     as_bool,
     as_list,
     as_str,
-    codeable_codes,
-    parse_reference,
+    read_concepts,
     read_datetime,
     record_head,
 )
+from .ids import InvalidId, reference_id
 from .model import Schedule
 
 __all__ = ["map_schedule", "service_codes"]
@@ -35,9 +39,11 @@ def map_schedule(resource: Mapping[str, Any], ctx: Ctx) -> Schedule:
     fields["active"] = as_bool(active)
     if active is not None and fields["active"] is None:
         ctx.warn("active", "not a boolean; dropped")
-    fields["actors"] = _actors(resource.get("actor"), ctx)
-    fields["service_types"] = service_codes(resource.get("serviceType"))
-    fields["specialty"] = codeable_codes(resource.get("specialty"))
+    fields["actors"], fields["actor_refs"] = _actors(resource.get("actor"), ctx)
+    fields["service_types"], fields["service_type_codings"] = read_concepts(
+        resource.get("serviceType")
+    )
+    fields["specialty"], fields["specialty_codings"] = read_concepts(resource.get("specialty"))
     horizon = resource.get("planningHorizon")
     if isinstance(horizon, OBJECT):
         fields["planning_horizon_start"] = read_datetime(
@@ -46,30 +52,42 @@ def map_schedule(resource: Mapping[str, Any], ctx: Ctx) -> Schedule:
         fields["planning_horizon_end"] = read_datetime(
             horizon.get("end"), ctx, "planningHorizon.end"
         )
+    elif horizon is not None:
+        ctx.warn("planningHorizon", "not an object")
     fields["comment"] = as_str(resource.get("comment"))
     fields["warnings"] = ctx.warnings
     return Schedule.model_validate(fields)
 
 
-def _actors(raw: Any, ctx: Ctx) -> list[str]:
+def _actors(raw: Any, ctx: Ctx) -> tuple[list[str], list[dict[str, Any]]]:
     out: list[str] = []
+    refs: list[dict[str, Any]] = []
     items = as_list(raw)
     for i, item in enumerate(items):
-        parsed = parse_reference(item)
+        parsed = ctx.resolve(item)
+        display = as_str(item.get("display")) if isinstance(item, OBJECT) else None
         if parsed is None:
+            if display is not None:
+                rtype = as_str(item.get("type"))
+                rtype = rtype if rtype is not None and rtype.isalpha() else None
+                refs.append({"resource_type": rtype, "id": None, "display": display})
             ctx.warn(f"actor[{i}]", "not a resolvable reference; skipped")
             continue
         ref = f"{parsed[0]}/{parsed[1]}"
-        if ref not in out:
-            out.append(ref)
+        if ref in out:
+            continue
+        out.append(ref)
+        try:
+            gid: str | None = reference_id(ctx.source, parsed[0], parsed[1])
+        except InvalidId:
+            gid = None
+            ctx.warn(f"actor[{i}]", "reference id has an invalid format")
+        refs.append({"resource_type": parsed[0], "id": gid, "display": display})
     if not items:
         ctx.warn("actor", "missing")
-    return out
+    return out, refs
 
 
 def service_codes(raw: Any) -> list[str]:
     """Codes of a list of CodeableConcepts, or of R5 CodeableReferences (``concept``)."""
-    items = as_list(raw)
-    if any(isinstance(x, OBJECT) and "concept" in x for x in items):
-        items = [x.get("concept") if isinstance(x, OBJECT) and "concept" in x else x for x in items]
-    return codeable_codes(items)
+    return read_concepts(raw)[0]

@@ -6,6 +6,10 @@ server's zone, and booking the wrong hour is worse than not offering the slot, s
 it is a ``MappingError`` (``Slot.start``). A missing or offset-less ``end`` is
 only a warning (``end`` None): the slot can be shown, not booked. A missing
 ``status`` is an error too: we can't tell free from busy.
+
+Service types, specialties and the appointment type keep their codes in the
+contract fields (``service_types``, ``specialty``, ``appointment_type``) and their
+words in ``*_codings``, so a desk shows "New patient visit", not a code.
 """
 
 from __future__ import annotations
@@ -17,16 +21,15 @@ from ._primitives import (
     Ctx,
     as_bool,
     as_str,
-    codeable_codes,
     datetime_problem,
-    first_code,
     parse_datetime,
     read_code,
+    read_concept,
+    read_concepts,
     read_datetime,
     record_head,
 )
 from .model import Slot
-from .schedule import service_codes
 
 __all__ = ["map_slot"]
 
@@ -58,9 +61,13 @@ def map_slot(resource: Mapping[str, Any], ctx: Ctx) -> Slot:
     fields["schedule_id"] = ctx.ref_id(schedule, "schedule", "Schedule")
     if schedule is None:
         ctx.warn("schedule", "missing")
-    fields["service_types"] = service_codes(resource.get("serviceType"))
-    fields["specialty"] = codeable_codes(resource.get("specialty"))
-    fields["appointment_type"] = first_code(resource.get("appointmentType"))
+    fields["service_types"], fields["service_type_codings"] = read_concepts(
+        resource.get("serviceType")
+    )
+    fields["specialty"], fields["specialty_codings"] = read_concepts(resource.get("specialty"))
+    fields["appointment_type"], fields["appointment_type_coding"] = read_concept(
+        resource.get("appointmentType")
+    )
     overbooked = resource.get("overbooked")
     fields["overbooked"] = as_bool(overbooked)
     if overbooked is not None and fields["overbooked"] is None:

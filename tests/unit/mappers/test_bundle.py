@@ -12,6 +12,7 @@ from mappers import (
     MappedBundle,
     MappingError,
     Patient,
+    Practitioner,
     Schedule,
     Slot,
     decode_id,
@@ -33,11 +34,15 @@ def test_matches_and_includes_are_kept_apart(page: MappedBundle) -> None:
     assert isinstance(page, list)
     assert [type(r) for r in page] == [Slot, Slot]
     assert [decode_id(r.id).id for r in page if isinstance(r, Slot)] == ["s1", "s3"]
-    assert [type(r) for r in page.included] == [Schedule]
-    schedule, slot = page.included[0], page[0]
+    kinds: list[type[Any]] = [Schedule, Practitioner]
+    assert [type(r) for r in page.included] == kinds
+    schedule, slot, doctor = page.included[0], page[0], page.included[1]
     assert isinstance(schedule, Schedule)
     assert isinstance(slot, Slot)
+    assert isinstance(doctor, Practitioner)
     assert schedule.id == slot.schedule_id
+    assert schedule.actor_refs[0].id == doctor.id
+    assert schedule.actor_refs[0].display == "Dr Example"
 
 
 def test_paging_and_total(page: MappedBundle) -> None:
@@ -51,7 +56,7 @@ def test_warnings_name_the_entry_and_operation_outcome(page: MappedBundle) -> No
         " skipped",
         "Bundle.entry[4] OperationOutcome: warning processing: Some slots were filtered by policy",
         "Bundle.entry[4] OperationOutcome: information informational: Paging is cursor-based",
-        "Bundle.entry[5].resource.resourceType: unsupported type Practitioner; skipped",
+        "Bundle.entry[6].resource.resourceType: unsupported type Device; skipped",
     ]
 
 
@@ -66,7 +71,7 @@ def test_one_bad_entry_does_not_lose_the_page() -> None:
             {"resource": good},
             {"fullUrl": "urn:uuid:1"},
             {"resource": {"id": "x"}},
-            {"resource": {"resourceType": "Patient"}},
+            {"resource": {"resourceType": "Patient", "id": 7}},
         ],
     }
     page = from_bundle(bundle, source=SOURCE)
@@ -76,7 +81,7 @@ def test_one_bad_entry_does_not_lose_the_page() -> None:
         "Bundle.entry[1]: not an object; skipped",
         "Bundle.entry[3].resource: missing or not an object; skipped",
         "Bundle.entry[4].resource.resourceType: missing; skipped",
-        "Bundle.entry[5].resource.id: missing; skipped",
+        "Bundle.entry[5].resource.id: not a string; skipped",
     ]
     assert page.total is None
     assert page.next_link is None
@@ -111,7 +116,7 @@ def test_non_bundle_is_a_mapping_error(bundle: Any, path: str) -> None:
         ([], "resource"),
         (None, "resource"),
         ({}, "resourceType"),
-        ({"resourceType": "Practitioner", "id": "x"}, "resourceType"),
+        ({"resourceType": "Device", "id": "x"}, "resourceType"),
         ({"resourceType": ["Patient"], "id": "x"}, "resourceType"),
     ],
 )

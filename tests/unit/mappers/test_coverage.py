@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,6 +122,82 @@ def test_payer_by_reference_display_or_identifier_only() -> None:
 def test_self_pay_patient_payor_gives_no_payer_id() -> None:
     cov = _map(_cov(payor=[{"reference": "Patient/p1"}]))
     assert cov.payer_id is None
+
+
+def test_patient_payor_is_self_pay_with_the_paying_party() -> None:
+    cov = _map(
+        _cov(
+            payor=[
+                {
+                    "reference": "Patient/p1",
+                    "display": "Jane Doe",
+                    "identifier": {"system": "urn:mrn", "value": "MRN-7"},
+                }
+            ]
+        )
+    )
+    assert cov.self_pay is True
+    assert cov.payer_kind == "patient"
+    assert cov.paying_party_id == encode_id(SOURCE, "Patient", "p1")
+    # A person's name and MRN are not a payer's name and id.
+    assert (cov.payer_id, cov.payer_name) == (None, None)
+
+
+def test_related_person_payor_is_self_pay() -> None:
+    shapes = Path(__file__).parents[2] / "fixtures" / "fhir" / "vendor-shapes"
+    resource = json.loads((shapes / "coverage-self-pay-related-person.json").read_text())
+    cov = _map(resource)
+    assert cov.self_pay is True
+    assert cov.payer_kind == "related_person"
+    assert cov.paying_party_id == encode_id(SOURCE, "RelatedPerson", "guardian-3")
+    assert cov.payer_name is None
+    assert cov.relationship == "child"
+    assert cov.warnings == []
+
+
+def test_payor_typed_without_a_reference_counts_by_its_type() -> None:
+    cov = _map(_cov(payor=[{"type": "RelatedPerson", "display": "Mother"}]))
+    assert (cov.self_pay, cov.payer_kind, cov.paying_party_id) == (True, "related_person", None)
+
+
+def test_coverage_typed_self_pay_with_no_payer_named_is_self_pay() -> None:
+    shapes = Path(__file__).parents[2] / "fixtures" / "fhir" / "vendor-shapes"
+    cov = _map(json.loads((shapes / "coverage-self-pay-typed.json").read_text()))
+    assert cov.self_pay is True
+    assert cov.payer_kind is None
+    assert cov.type == "81"
+
+
+def test_spec_self_pay_example_is_self_pay() -> None:
+    spec = Path(__file__).parents[2] / "fixtures" / "fhir" / "public" / "hl7-r4-spec"
+    cov = _map(json.loads((spec / "coverage-example-selfpay.json").read_text()))
+    assert (cov.self_pay, cov.payer_kind) == (True, "patient")
+    assert cov.paying_party_id == encode_id(SOURCE, "Patient", "5")
+
+
+@pytest.mark.parametrize(
+    ("payor", "kind"),
+    [
+        ({"reference": "Organization/acme", "display": "Acme"}, "organization"),
+        ({"display": "Acme"}, "other"),
+        ({"identifier": {"value": "60054"}}, "other"),
+    ],
+)
+def test_an_insurer_is_not_self_pay(payor: dict[str, Any], kind: str) -> None:
+    typed = {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/coverage-selfpay", "code": "pay"}
+        ]
+    }
+    cov = _map(_cov(payor=[payor], type=typed))
+    assert cov.self_pay is False
+    assert cov.payer_kind == kind
+    assert cov.paying_party_id is None
+
+
+def test_a_missing_payor_is_not_self_pay() -> None:
+    cov = _map(_cov())
+    assert (cov.self_pay, cov.payer_kind) == (False, None)
 
 
 def test_missing_payor_and_beneficiary_are_warnings() -> None:

@@ -8,27 +8,37 @@ EXPECTED = {
     "Appointment",
     "Benefit",
     "CanonicalRecord",
+    "Coding",
     "ContactPoint",
     "Coverage",
     "EligibilityError",
     "EligibilityRequest",
     "EligibilityResult",
     "GatewayId",
+    "HealthcareService",
     "HumanName",
     "Identifier",
     "InvalidId",
+    "Location",
     "MappedBundle",
+    "MappedSearch",
     "MappingError",
+    "Organization",
     "Participant",
     "Patient",
     "Person",
+    "Practitioner",
+    "PractitionerRole",
     "Record",
+    "RecordRef",
     "Schedule",
     "Slot",
     "SourceRef",
     "decode_id",
+    "display_name",
     "encode_id",
     "from_bundle",
+    "from_bundle_pages",
     "from_fhir",
 }
 
@@ -47,6 +57,8 @@ def test_every_export_exists_and_is_public() -> None:
 def test_entry_points_are_the_bundle_dispatch() -> None:
     assert mappers.from_fhir.__module__ == "mappers.bundle"
     assert mappers.from_bundle.__module__ == "mappers.bundle"
+    assert mappers.from_bundle_pages.__module__ == "mappers.pages"
+    assert mappers.display_name.__module__ == "mappers.names"
     assert issubclass(mappers.MappingError, ValueError)
 
 
@@ -58,4 +70,9 @@ def test_supported_types_are_the_design_types() -> None:
         "Appointment",
         "Coverage",
         "CoverageEligibilityResponse",
+        "Practitioner",
+        "Organization",
+        "Location",
+        "PractitionerRole",
+        "HealthcareService",
     } == mappers.SUPPORTED_TYPES

@@ -204,13 +204,13 @@ def test_active_must_be_a_boolean() -> None:
 @pytest.mark.parametrize(
     ("resource", "path"),
     [
-        ({"resourceType": "Patient"}, "Patient.id"),
         ({"resourceType": "Patient", "id": 7}, "Patient.id"),
+        ({"resourceType": "Patient", "id": ""}, "Patient.id"),
         ({"resourceType": "Patient", "id": "has space"}, "Patient.id"),
         ({"resourceType": "Patient", "id": "x" * 65}, "Patient.id"),
     ],
 )
-def test_missing_or_invalid_id_is_a_mapping_error(resource: dict[str, Any], path: str) -> None:
+def test_invalid_id_is_a_mapping_error(resource: dict[str, Any], path: str) -> None:
     with pytest.raises(MappingError) as err:
         from_fhir(resource, source=SOURCE)
     assert err.value.path == path
