@@ -30,10 +30,12 @@ from .security import Authenticator
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.coverage_batch import batch_handler
+from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
 from .services.holds import HoldStore
 from .services.payers import PayerPort
 from .services.scheduling import ProposalStore, scheduler_for
+from .services.slots import SlotSearch
 from .settings import PayerConfig, Settings, SourceConfig, TenantConfig
 from .sources import SourceHandle, TenantSources
 
@@ -82,6 +84,28 @@ async def bootstrap(
         )
         for tenant_id, sources in tenants.items()
     }
+    directory = {
+        tenant_id: Directory(
+            sources,
+            cache,
+            keys,
+            ttl_seconds=settings.cache.directory_ttl_seconds,
+            deadline_seconds=settings.source_deadline_seconds,
+        )
+        for tenant_id, sources in tenants.items()
+    }
+    slots = {
+        tenant_id: SlotSearch(
+            sources=sources,
+            cache=cache,
+            keys=keys,
+            directory=directory[tenant_id],
+            ttl_seconds=settings.cache.slots_ttl_seconds,
+            max_days=settings.max_date_range_days,
+            deadline_seconds=settings.source_deadline_seconds,
+        )
+        for tenant_id, sources in tenants.items()
+    }
     coverage = _coverage(settings, stack, tenants, cache, keys, adapters)
     return Runtime(
         settings=settings,
@@ -92,6 +116,8 @@ async def bootstrap(
         metrics=metrics,
         tenants=tenants,
         booking=booking,
+        directory=directory,
+        slots=slots,
         coverage=coverage,
         client_slots=ClientSlots(
             default_limit=settings.client_max_concurrent_requests,

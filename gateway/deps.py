@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
@@ -22,6 +22,8 @@ from .scope_headers import header
 from .security import NotAuthenticated, Principal
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
+from .services.directory import Directory
+from .services.slots import SlotSearch
 from .settings import Settings
 from .sources import TenantSources
 
@@ -30,8 +32,11 @@ __all__ = [
     "CoverageDep",
     "CoverageDeskDep",
     "CurrentPrincipal",
+    "DirectoryDep",
+    "FreshDep",
     "RuntimeDep",
     "SettingsDep",
+    "SlotSearchDep",
     "TenantDep",
     "authenticate",
     "authorize",
@@ -163,3 +168,34 @@ async def settings(runtime: RuntimeDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(settings)]
+
+
+async def directory(runtime: RuntimeDep, principal: CurrentPrincipal) -> Directory:
+    return runtime.directory[principal.tenant]
+
+
+DirectoryDep = Annotated[Directory, Depends(directory)]
+
+
+async def slot_search(runtime: RuntimeDep, principal: CurrentPrincipal) -> SlotSearch:
+    return runtime.slots[principal.tenant]
+
+
+SlotSearchDep = Annotated[SlotSearch, Depends(slot_search)]
+
+
+async def wants_fresh(
+    cache_control: Annotated[
+        str | None,
+        Header(
+            alias="Cache-Control",
+            max_length=200,
+            description="`no-cache` reads the EHRs instead of the gateway's cache.",
+        ),
+    ] = None,
+) -> bool:
+    """The client's ``Cache-Control: no-cache``: read the EHRs, not the gateway's cache."""
+    return cache_control is not None and "no-cache" in cache_control.lower()
+
+
+FreshDep = Annotated[bool, Depends(wants_fresh)]

@@ -13,7 +13,9 @@ from .metrics import GatewayMetrics
 from .security import Authenticator
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
+from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
+from .services.slots import SlotSearch
 from .settings import Settings
 from .sources import TenantSources
 
@@ -39,6 +41,8 @@ class Runtime:
     metrics: GatewayMetrics
     tenants: dict[str, TenantSources]
     booking: dict[str, BookingPorts]
+    directory: dict[str, Directory]
+    slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
 

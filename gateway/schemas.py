@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mappers.model import (
     Address,
     Appointment,
+    Coding,
     ContactPoint,
     HumanName,
     Identifier,
@@ -25,11 +26,16 @@ __all__ = [
     "HoldOut",
     "HoldRequest",
     "ListResponse",
+    "LocationOut",
     "PatientLink",
     "PatientOut",
+    "PractitionerOut",
+    "Ref",
     "RescheduleRequest",
     "RescheduleResult",
+    "SlotOut",
     "SourceStatusOut",
+    "VisitTypeOut",
 ]
 
 T = TypeVar("T")
@@ -78,6 +84,55 @@ class PatientOut(BaseModel):
         description="Ids of other patients that may be the same person; never merged silently.",
     )
     warnings: list[str] = Field(default_factory=list)
+
+
+class Ref(BaseModel):
+    """Another record as a desk shows it: its gateway id (when known) and its name."""
+
+    id: str | None = None
+    display: str | None = None
+
+
+class SlotOut(Slot):
+    """A free slot as a desk shows it: who, where, and what kind of visit."""
+
+    practitioners: list[Ref] = Field(default_factory=list)
+    location: Ref | None = None
+    service_type_display: str | None = None
+
+
+class PractitionerOut(BaseModel):
+    id: str
+    source: str
+    display: str = Field(description="The name as a desk shows it, e.g. 'Dr Ana Rivera'.")
+    name: HumanName | None = None
+    npi: str | None = None
+    active: bool | None = None
+    specialties: list[Coding] = Field(default_factory=list)
+    location_ids: list[str] = Field(
+        default_factory=list, description="Where the practitioner works (their roles)."
+    )
+    role_ids: list[str] = Field(default_factory=list)
+
+
+class LocationOut(BaseModel):
+    id: str
+    source: str
+    name: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    status: str | None = None
+    address: Address | None = None
+    phones: list[ContactPoint] = Field(default_factory=list)
+
+
+class VisitTypeOut(BaseModel):
+    """A service type that schedules offer: a ``service_type`` value for slot searches."""
+
+    code: str
+    system: str | None = None
+    display: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    schedules: int = 0
 
 
 class BookingRequest(_In):

@@ -206,6 +206,8 @@ class CacheConfig(_Config):
     # None: in-memory cache (sandbox, tests); a Redis URL in production.
     redis_url: str | None = None
     slots_ttl_seconds: int = Field(default=30, ge=0, le=3600)
+    # Practitioners, locations, visit types and their names change rarely.
+    directory_ttl_seconds: int = Field(default=3600, ge=0, le=86_400)
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     eligibility_active_ttl_seconds: int = Field(default=12 * 3600, ge=0)
     eligibility_inactive_ttl_seconds: int = Field(default=3600, ge=0)

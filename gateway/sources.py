@@ -8,10 +8,19 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connectors import FhirClient
+from connectors import FhirClient, SearchPage
 from connectors import NotFound as UpstreamNotFound
 from connectors.search import ParamValue
-from mappers import CanonicalRecord, GatewayId, InvalidId, MappingError, decode_id, from_fhir
+from mappers import (
+    CanonicalRecord,
+    GatewayId,
+    InvalidId,
+    MappedSearch,
+    MappingError,
+    decode_id,
+    from_bundle_pages,
+    from_fhir,
+)
 
 from .services.errors import InvalidRequest, NotFound, ServiceError
 from .services.scheduling import Scheduler
@@ -57,6 +66,18 @@ class SourceHandle:
             if len(out) >= limit:
                 break
         return out
+
+    async def search_pages(
+        self, resource_type: str, params: Mapping[str, ParamValue], *, max_pages: int = 10
+    ) -> MappedSearch:
+        """GET [base]/{type}?params and its ``next`` pages, mapped together, so records
+        ``_include``d on any page resolve the matches' references (``from_bundle_pages``)."""
+        page: SearchPage | None = await self.client.search_page(resource_type, params)
+        bundles: list[dict[str, Any]] = []
+        while page is not None and len(bundles) < max_pages:
+            bundles.append(page.bundle)
+            page = await self.client.next_page(page, resource_type)
+        return from_bundle_pages(bundles, source=self.id)
 
     async def read_mapped(
         self, resource_type: str, upstream_id: str, expect: type[R], *, what: str

@@ -5,10 +5,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from mappers.model import Slot
-
-from ..deps import BookingDep, CurrentPrincipal, RuntimeDep, TenantDep, require_scope
-from ..schemas import HoldOut, HoldRequest, ListResponse, SourceStatusOut
+from ..deps import (
+    BookingDep,
+    CurrentPrincipal,
+    FreshDep,
+    RuntimeDep,
+    SlotSearchDep,
+    require_scope,
+)
+from ..schemas import HoldOut, HoldRequest, ListResponse, SlotOut, SourceStatusOut
 from ..services import booking
 from ..services import slots as service
 from ..services.desk_time import DESK_TIME_PATTERN, parse_desk_time
@@ -28,7 +33,8 @@ SlotPath = Annotated[str, Path(min_length=1, max_length=300, pattern=_ID)]
 async def find_slots(
     response: Response,
     runtime: RuntimeDep,
-    sources: TenantDep,
+    search: SlotSearchDep,
+    fresh: FreshDep,
     start: Annotated[str, Query(max_length=40, pattern=DESK_TIME_PATTERN, description=_DESK_TIME)],
     end: Annotated[
         str | None,
@@ -42,10 +48,10 @@ async def find_slots(
     practitioner: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
     location: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
     source: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")] = None,
-) -> ListResponse[Slot]:
-    """Free slots across the tenant's EHRs, sorted by start; each source's status is listed."""
-    settings = runtime.settings
-    zone = ZoneInfo(sources.tenant.time_zone)
+) -> ListResponse[SlotOut]:
+    """Free slots across the tenant's EHRs, sorted by start, each with its practitioners,
+    location and visit type in words; each source's status is listed."""
+    zone = ZoneInfo(search.sources.tenant.time_zone)
     query = service.SlotQuery(
         start=parse_desk_time("start", start, zone),
         end=parse_desk_time("end", end, zone, end=True) if end is not None else None,
@@ -54,18 +60,12 @@ async def find_slots(
         location=location,
         source=source,
     )
-    items, statuses, cached = await service.find_slots(
-        sources,
-        query,
-        cache=runtime.cache,
-        keys=runtime.keys,
-        ttl_seconds=settings.cache.slots_ttl_seconds,
-        max_days=settings.max_date_range_days,
-        deadline_seconds=settings.source_deadline_seconds,
-    )
+    items, statuses, cached = await service.find_slots(search, query, fresh=fresh)
     runtime.metrics.cache_requests.labels("slots", "hit" if cached else "miss").inc()
     response.headers["X-Cache"] = "hit" if cached else "miss"
-    return ListResponse[Slot](items=items, sources=[SourceStatusOut(**vars(s)) for s in statuses])
+    return ListResponse[SlotOut](
+        items=items, sources=[SourceStatusOut(**vars(s)) for s in statuses]
+    )
 
 
 @router.post("/{slot_id}/hold", dependencies=[_Write], status_code=201, operation_id="holdSlot")

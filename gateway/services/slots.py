@@ -7,16 +7,18 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from mappers import InvalidId, decode_id
-from mappers.model import Slot
+from mappers.model import Coding, RecordRef, Slot
 
 from ..cache import Cache, CacheKeys
-from ..sources import TenantSources
+from ..schemas import Ref, SlotOut
+from ..sources import SourceHandle, TenantSources
+from .directory import Directory
 from .errors import InvalidRequest
 from .fanout import SourceStatus, fan_out
-from .scheduling import SlotWindow
+from .scheduling import Offer, SlotWindow
 from .validation import check_instant, check_text
 
-__all__ = ["SlotQuery", "find_slots", "slots_generation_key"]
+__all__ = ["SlotQuery", "SlotSearch", "find_slots", "slots_generation_key"]
 
 MAX_SLOTS_PER_SOURCE = 500
 
@@ -73,19 +75,27 @@ def slots_generation_key(keys: CacheKeys, tenant: str) -> str:
     return keys.plain("slots-gen", tenant, "n")
 
 
+@dataclass(frozen=True)
+class SlotSearch:
+    """What slot searches need of a tenant; built once by the composition root."""
+
+    sources: TenantSources
+    cache: Cache
+    keys: CacheKeys
+    directory: Directory
+    ttl_seconds: float
+    max_days: int
+    deadline_seconds: float
+
+
 async def find_slots(
-    sources: TenantSources,
-    query: SlotQuery,
-    *,
-    cache: Cache,
-    keys: CacheKeys,
-    ttl_seconds: float,
-    max_days: int,
-    deadline_seconds: float,
-) -> tuple[list[Slot], list[SourceStatus], bool]:
-    """Free slots in range; returns (slots, per-source status, served from cache)."""
-    query = query.validated(max_days)
+    ports: SlotSearch, query: SlotQuery, *, fresh: bool = False
+) -> tuple[list[SlotOut], list[SourceStatus], bool]:
+    """Free slots in range, with who, where and what; returns (slots, per-source status,
+    served from cache). ``fresh`` (``Cache-Control: no-cache``) asks the EHRs again."""
+    query = query.validated(ports.max_days)
     actor = query.actor()
+    sources, cache, keys = ports.sources, ports.cache, ports.keys
     handles = sources.all()
     if query.source is not None:
         handles = [h for h in handles if h.id == query.source]
@@ -102,12 +112,12 @@ async def find_slots(
         generation.decode(),
         json.dumps(asdict(query), default=str, sort_keys=True),
     )
-    if ttl_seconds > 0:
+    if ports.ttl_seconds > 0 and not fresh:
         cached = await cache.get(cache_key)
         if cached is not None:
             data = json.loads(cached)
             return (
-                [Slot.model_validate(s) for s in data["items"]],
+                [SlotOut.model_validate(s) for s in data["items"]],
                 [SourceStatus(**s) for s in data["sources"]],
                 True,
             )
@@ -118,16 +128,51 @@ async def find_slots(
         service_type=query.service_type,
         actor=actor[1] if actor else None,
     )
-    outcomes = await fan_out(
-        handles, lambda h: h.id, lambda h: h.scheduler.free_slots(window), deadline_seconds
-    )
+
+    async def offers_of(handle: SourceHandle) -> list[SlotOut]:
+        offers = await handle.scheduler.free_slots(window)
+        return await _shown(ports.directory, handle, offers)
+
+    outcomes = await fan_out(handles, lambda h: h.id, offers_of, ports.deadline_seconds)
     slots = sorted((s for o in outcomes if o.value for s in o.value), key=lambda s: (s.start, s.id))
     statuses = [o.status for o in outcomes]
     # Only complete answers are cached: a source that failed must be asked again next time.
-    if ttl_seconds > 0 and all(s.status == "ok" for s in statuses):
+    if ports.ttl_seconds > 0 and all(s.status == "ok" for s in statuses):
         payload = {
             "items": [s.model_dump(mode="json") for s in slots],
             "sources": [asdict(s) for s in statuses],
         }
-        await cache.set(cache_key, json.dumps(payload).encode(), ttl_seconds)
+        await cache.set(cache_key, json.dumps(payload).encode(), ports.ttl_seconds)
     return slots, statuses, False
+
+
+def _service_display(slot: Slot, from_schedule: tuple[Coding, ...]) -> str | None:
+    """The words for the slot's visit type: its own, else its Schedule's for the same code."""
+    own = next((c.display for c in slot.service_type_codings if c.display), None)
+    if own is not None:
+        return own
+    codes = set(slot.service_types)
+    return next((c.display for c in from_schedule if c.display and c.code in codes), None)
+
+
+async def _shown(directory: Directory, handle: SourceHandle, offers: list[Offer]) -> list[SlotOut]:
+    """The offers as a desk shows them: names the source left out come from the directory."""
+    refs = [r for o in offers for r in (*o.practitioners, *([o.location] if o.location else []))]
+    names = await directory.fill_displays(handle, refs)
+
+    def ref(r: RecordRef) -> Ref:
+        return Ref(id=r.id, display=r.display or (names.get(r.id) if r.id else None))
+
+    out: list[SlotOut] = []
+    for offer in offers:
+        slot = offer.slot
+        service = _service_display(slot, offer.schedule_service_types)
+        out.append(
+            SlotOut(
+                **slot.model_dump(),
+                practitioners=[ref(r) for r in offer.practitioners],
+                location=ref(offer.location) if offer.location else None,
+                service_type_display=service,
+            )
+        )
+    return out

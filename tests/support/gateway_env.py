@@ -128,6 +128,25 @@ async def clinic(
             {"resourceType": "Practitioner", "name": [{"family": f"Doc{run}", "given": ["Ada"]}]}
         )
         loc = await fhir.create({"resourceType": "Location", "name": f"Clinic {run}"})
+        role = await fhir.create(
+            {
+                "resourceType": "PractitionerRole",
+                "active": True,
+                "practitioner": {"reference": f"Practitioner/{prac['id']}"},
+                "location": [{"reference": f"Location/{loc['id']}"}],
+                "specialty": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://snomed.info/sct",
+                                "code": "394814009",
+                                "display": "General practice",
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
         sched = await fhir.create(
             {
                 "resourceType": "Schedule",
@@ -142,6 +161,7 @@ async def clinic(
                             {
                                 "system": "http://terminology.hl7.org/CodeSystem/service-type",
                                 "code": "124",
+                                "display": "General Practice",
                             }
                         ]
                     }
@@ -191,6 +211,7 @@ async def clinic(
     return {
         "practitioner": prac,
         "location": loc,
+        "role": role,
         "schedule": sched,
         "patient": patient,
         "slots": made,

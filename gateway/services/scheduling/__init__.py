@@ -1,7 +1,7 @@
 """Scheduling behind one seam: a ``Scheduler`` per source, chosen from its vendor profile."""
 
 from .find_book import PROPOSAL_TYPE, FindBookScheduler
-from .port import BookingDetails, Scheduler, SlotWindow
+from .port import BookingDetails, Offer, Scheduler, SlotWindow
 from .proposals import PROPOSAL_TTL_SECONDS, ProposalStore
 from .selection import scheduler_for
 from .slot_create import SlotCreateScheduler
@@ -11,6 +11,7 @@ __all__ = [
     "PROPOSAL_TYPE",
     "BookingDetails",
     "FindBookScheduler",
+    "Offer",
     "ProposalStore",
     "Scheduler",
     "SlotCreateScheduler",

@@ -40,11 +40,11 @@ from typing import Any
 from connectors import Conflict, FhirClient, FindBookNames, ProtocolError, Rejected, UpstreamError
 from connectors import NotFound as UpstreamNotFound
 from mappers import GatewayId, InvalidId, MappingError, encode_id, from_fhir
-from mappers.model import Appointment, Slot
+from mappers.model import Appointment, RecordRef, Slot
 from mappers.outbound import BOOKING_IDENTIFIER_SYSTEM, booking_identifier_value, cancel_patch
 
 from ..errors import InvalidRequest, SlotTaken, SlotUnavailable
-from .port import BookingDetails, SlotWindow
+from .port import BookingDetails, Offer, SlotWindow
 from .proposals import ProposalStore
 
 __all__ = ["PROPOSAL_TYPE", "FindBookScheduler", "find_parameters"]
@@ -197,7 +197,7 @@ class FindBookScheduler:
         # OperationDefinition-appointment-book); a profile opts out by naming it "".
         self.can_rebook = bool(names.cancelled_appointment_id)
 
-    async def free_slots(self, window: SlotWindow) -> list[Slot]:
+    async def free_slots(self, window: SlotWindow) -> list[Offer]:
         """POST [base]/Appointment/$find; each proposed Appointment becomes a free Slot."""
         result = await self._client.operation(
             self._names.find,
@@ -212,16 +212,16 @@ class FindBookScheduler:
             # $find changes nothing upstream (Argonaut: affectsState false): safe to retry.
             idempotent=True,
         )
-        out: list[Slot] = []
+        out: list[Offer] = []
         for proposal in _appointments_in(result):
-            slot = await self._slot_of(proposal)
-            if slot is not None and window.start <= slot.start < window.end:
-                out.append(slot)
+            offer = await self._offer_of(proposal)
+            if offer is not None and window.start <= offer.slot.start < window.end:
+                out.append(offer)
             if len(out) >= window.limit:
                 break
         return out
 
-    async def _slot_of(self, proposal: dict[str, Any]) -> Slot | None:
+    async def _offer_of(self, proposal: dict[str, Any]) -> Offer | None:
         upstream = proposal.get("id")
         slot_id: str | None = None
         if isinstance(upstream, str):
@@ -241,7 +241,7 @@ class FindBookScheduler:
             return None
         if record.status not in _BOOKABLE or record.start is None or record.end is None:
             return None  # a time we can't place can't be offered (as mappers.slot does)
-        return Slot(
+        slot = Slot(
             id=slot_id,
             source=record.source,
             # A proposal belongs to no Schedule the gateway could read (Epic: Schedule is
@@ -254,7 +254,24 @@ class FindBookScheduler:
             appointment_type=record.appointment_type,
             comment=record.comment,
             warnings=record.warnings,
+            service_type_codings=record.service_type_codings,
+            appointment_type_coding=record.appointment_type_coding,
         )
+        # The proposal names who and where (Argonaut $find output participants).
+        people = tuple(
+            RecordRef(resource_type="Practitioner", id=p.ref, display=p.display)
+            for p in record.participants
+            if p.kind == "practitioner"
+        )
+        place = next(
+            (
+                RecordRef(resource_type="Location", id=p.ref, display=p.display)
+                for p in record.participants
+                if p.kind == "location"
+            ),
+            None,
+        )
+        return Offer(slot, people, place)
 
     async def hold(self, slot: GatewayId, minutes: int) -> str | None:
         """POST [base]/Appointment/$hold where the EHR has it: the proposal becomes a

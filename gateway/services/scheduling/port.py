@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from mappers import GatewayId
-from mappers.model import Appointment, Slot
+from mappers.model import Appointment, Coding, RecordRef, Slot
 
-__all__ = ["BookingDetails", "Scheduler", "SlotWindow"]
+__all__ = ["BookingDetails", "Offer", "Scheduler", "SlotWindow"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,19 @@ class SlotWindow:
     service_type: str | None = None
     # "Practitioner/<upstream id>" or "Location/<upstream id>" of this source, or None.
     actor: str | None = None
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A free slot and who and where it is with, as far as the source said: the
+    practitioners and the location of its Schedule (or of a `$find` proposal), with the
+    upstream's display when it gave one."""
+
+    slot: Slot
+    practitioners: tuple[RecordRef, ...] = ()
+    location: RecordRef | None = None
+    # The Schedule's service types, whose words a slot that gives only codes lacks.
+    schedule_service_types: tuple[Coding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,8 @@ class Scheduler(Protocol):
     # Whether ``book`` can cancel the appointment it replaces in the same call.
     can_rebook: bool
 
-    async def free_slots(self, window: SlotWindow) -> list[Slot]:
-        """Free, bookable slots starting in the window, sorted as the source gave them."""
+    async def free_slots(self, window: SlotWindow) -> list[Offer]:
+        """Free, bookable slots starting in the window, in the source's order."""
         ...
 
     async def hold(self, slot: GatewayId, minutes: int) -> str | None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors import Conflict, FhirClient, PreconditionFailed, UpstreamError
+from connectors import Conflict, FhirClient, PreconditionFailed, SearchPage, UpstreamError
 from connectors import NotFound as UpstreamNotFound
-from mappers import GatewayId, MappingError, decode_id, from_fhir
+from mappers import GatewayId, MappingError, decode_id, from_bundle_pages, from_fhir
 from mappers.model import Appointment, Schedule, Slot
 from mappers.outbound import (
     BOOKING_IDENTIFIER_SYSTEM,
@@ -33,12 +33,23 @@ from mappers.outbound import (
 
 from ...logs import get_logger
 from ..errors import NotFound, SlotTaken, SlotUnavailable
-from .port import BookingDetails, SlotWindow
+from .port import BookingDetails, Offer, SlotWindow
 
 __all__ = ["SlotCreateScheduler", "version_of"]
 
 log = get_logger(__name__)
 _PAGE = "200"
+_MAX_PAGES = 10
+
+
+def _offer(slot: Slot, schedule: Schedule | None) -> Offer:
+    if schedule is None:
+        return Offer(slot)
+    people = tuple(
+        r for r in schedule.actor_refs if r.resource_type in ("Practitioner", "PractitionerRole")
+    )
+    place = next((r for r in schedule.actor_refs if r.resource_type == "Location"), None)
+    return Offer(slot, people, place, tuple(schedule.service_type_codings))
 
 
 def version_of(resource: dict[str, Any]) -> str | None:
@@ -59,10 +70,13 @@ class SlotCreateScheduler:
         self._source = source
         self._marks_slots = client.profile.client_marks_slot_busy
 
-    async def free_slots(self, window: SlotWindow) -> list[Slot]:
+    async def free_slots(self, window: SlotWindow) -> list[Offer]:
+        """GET [base]/Slot?status=free&start=ge..&start=lt..&_include=Slot:schedule: each
+        slot with its Schedule's practitioners and location, from any page."""
         params: dict[str, str | list[str]] = {
             "status": "free",
             "start": [f"ge{window.start.isoformat()}", f"lt{window.end.isoformat()}"],
+            "_include": "Slot:schedule",
             "_count": _PAGE,
         }
         if window.actor is not None:
@@ -72,17 +86,24 @@ class SlotCreateScheduler:
             params["schedule"] = ",".join(f"Schedule/{sid}" for sid in schedules)
         if window.service_type:
             params["service-type"] = window.service_type
-        out: list[Slot] = []
-        async for resource in self._client.search("Slot", params):
-            try:
-                slot = from_fhir(resource, source=self._source, expect=Slot)
-            except MappingError:
-                continue  # an unusable slot is not offered; the others still are
-            if slot.status == "free":
-                out.append(slot)
-            if len(out) >= window.limit:
+        # Pages are mapped together once: a Schedule included on one page serves the
+        # Slots of any page.
+        page: SearchPage | None = await self._client.search_page("Slot", params)
+        bundles: list[dict[str, Any]] = []
+        seen = 0
+        while page is not None and len(bundles) < _MAX_PAGES:
+            bundles.append(page.bundle)
+            seen += len(page.resources)
+            if seen >= window.limit:
                 break
-        return out
+            page = await self._client.next_page(page, "Slot")
+        mapped = from_bundle_pages(bundles, source=self._source)
+        offers = [
+            _offer(slot, mapped.get(slot.schedule_id, Schedule))
+            for slot in mapped.matches
+            if isinstance(slot, Slot) and slot.status == "free"
+        ]
+        return offers[: window.limit]
 
     async def _schedule_ids(self, actor: str) -> list[str]:
         """Upstream ids of the actor's Schedules (only ids are needed: no mapping)."""
