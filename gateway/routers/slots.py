@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,44 @@ async def find_slots(
     items, statuses, cached = await service.find_slots(search, query, fresh=fresh)
     runtime.metrics.cache_requests.labels("slots", "hit" if cached else "miss").inc()
     response.headers["X-Cache"] = "hit" if cached else "miss"
+    return ListResponse[SlotOut](
+        items=items, sources=[SourceStatusOut(**vars(s)) for s in statuses]
+    )
+
+
+@router.get("/next-available", dependencies=[_Read], operation_id="nextAvailableSlots")
+async def next_available(
+    search: SlotSearchDep,
+    fresh: FreshDep,
+    service_type: Annotated[str | None, Query(max_length=64)] = None,
+    practitioner: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
+    location: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
+    source: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")] = None,
+    start: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=40,
+            pattern=DESK_TIME_PATTERN,
+            description=_DESK_TIME + " Default: now.",
+        ),
+    ] = None,
+    per_practitioner: Annotated[int, Query(ge=1, le=5)] = 1,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> ListResponse[SlotOut]:
+    """The earliest free slots of each practitioner for a visit type ("first available"):
+    at most ``per_practitioner`` each and ``limit`` in all, sorted by start."""
+    zone = ZoneInfo(search.sources.tenant.time_zone)
+    query = service.SlotQuery(
+        start=parse_desk_time("from", start, zone) if start else datetime.now(zone),
+        service_type=service_type,
+        practitioner=practitioner,
+        location=location,
+        source=source,
+    )
+    items, statuses = await service.next_available(
+        search, query, per_practitioner=per_practitioner, limit=limit, fresh=fresh
+    )
     return ListResponse[SlotOut](
         items=items, sources=[SourceStatusOut(**vars(s)) for s in statuses]
     )

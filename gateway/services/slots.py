@@ -176,3 +176,47 @@ async def _shown(directory: Directory, handle: SourceHandle, offers: list[Offer]
             )
         )
     return out
+
+
+async def next_available(
+    ports: SlotSearch,
+    query: SlotQuery,
+    *,
+    per_practitioner: int,
+    limit: int,
+    fresh: bool = False,
+) -> tuple[list[SlotOut], list[SourceStatus]]:
+    """The earliest free slots of each practitioner from ``query.start``: week by week up
+    to the tenant's longest range, at most ``per_practitioner`` each and ``limit`` in all,
+    sorted by start. A slot with no practitioner counts under its location."""
+    horizon = query.start + timedelta(days=ports.max_days)
+    chosen: dict[str, list[SlotOut]] = {}
+    statuses: dict[str, SourceStatus] = {}
+    start = query.start
+    while start < horizon:
+        week = replace(query, start=start, end=min(start + timedelta(days=7), horizon))
+        slots, week_statuses, _ = await find_slots(ports, week, fresh=fresh)
+        for status in week_statuses:
+            # A source that failed in any week makes the answer partial.
+            if statuses.get(status.source) is None or status.status != "ok":
+                statuses[status.source] = status
+        for slot in slots:
+            who = _whose(slot)
+            mine = chosen.setdefault(who, [])
+            if len(mine) < per_practitioner:
+                mine.append(slot)
+        full = chosen and all(len(v) >= per_practitioner for v in chosen.values())
+        if sum(len(v) for v in chosen.values()) >= limit and full:
+            break
+        start = week.until
+    found = sorted((s for v in chosen.values() for s in v), key=lambda s: (s.start, s.id))
+    return found[:limit], list(statuses.values())
+
+
+def _whose(slot: SlotOut) -> str:
+    for ref in slot.practitioners:
+        if ref.id or ref.display:
+            return f"p:{ref.id or ref.display}"
+    if slot.location is not None:
+        return f"l:{slot.location.id or slot.location.display}"
+    return f"s:{slot.schedule_id or slot.source.source}"

@@ -81,3 +81,28 @@ async def test_a_directory_search_needs_a_name_or_a_specialty():
     async with sandbox_gateway() as gw:
         r = await gw.api.get("/v1/practitioners", headers=auth())
         assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+
+
+async def test_next_available_gives_each_practitioner_s_earliest_slots():
+    async with sandbox_gateway() as gw:
+        one = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=3)
+        two = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=2)
+        r = await gw.api.get(
+            "/v1/slots/next-available",
+            params={"service_type": "124", "per_practitioner": 2, "limit": 50, "source": "ehr-a"},
+            headers=auth(),
+        )
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        by_doc: dict[str, list[str]] = {}
+        for s in items:
+            by_doc.setdefault(s["practitioners"][0]["display"], []).append(s["id"])
+        for c in (one, two):
+            assert by_doc[f"Ada Doc{c['run']}"] == [
+                encode_id("ehr-a", "Slot", slot["id"]) for slot in c["slots"][:2]
+            ]
+        assert [s["start"] for s in items] == sorted(s["start"] for s in items)
+        capped = await gw.api.get(
+            "/v1/slots/next-available", params={"limit": 1, "source": "ehr-a"}, headers=auth()
+        )
+        assert len(capped.json()["items"]) == 1
