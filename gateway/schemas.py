@@ -19,14 +19,17 @@ from mappers.model import (
 )
 
 __all__ = [
+    "AppointmentOut",
     "BookingRequest",
     "CancelRequest",
+    "CoverageBadge",
     "CoverageBatchRequest",
     "CoverageCheckRequest",
     "HoldOut",
     "HoldRequest",
     "ListResponse",
     "LocationOut",
+    "PatientBrief",
     "PatientLink",
     "PatientOut",
     "PractitionerOut",
@@ -99,6 +102,37 @@ class SlotOut(Slot):
     practitioners: list[Ref] = Field(default_factory=list)
     location: Ref | None = None
     service_type_display: str | None = None
+
+
+class PatientBrief(BaseModel):
+    """The patient as a list shows them: a name and an age, never the birth date."""
+
+    id: str
+    display: str | None = None
+    age: int | None = None
+
+
+class CoverageBadge(BaseModel):
+    """The latest coverage answer in one word: active, inactive, needs_attention (an
+    error, a rejection, an unverified or stale answer: ``reasons`` says what to do), or
+    unknown (not checked yet)."""
+
+    status: Literal["active", "inactive", "needs_attention", "unknown"]
+    checked_at: dt.datetime | None = None
+    payer_name: str | None = None
+    plan_name: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class AppointmentOut(Appointment):
+    """An appointment as a desk shows it. The day's worklist fills ``patient``,
+    ``practitioners``, ``location`` and ``visit_type``, and ``coverage`` when asked."""
+
+    patient: PatientBrief | None = None
+    practitioners: list[Ref] = Field(default_factory=list)
+    location: Ref | None = None
+    visit_type: str | None = None
+    coverage: CoverageBadge | None = None
 
 
 class PractitionerOut(BaseModel):

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from mappers.model import Appointment
 
-from ..deps import BookingDep, CurrentPrincipal, RuntimeDep, TenantDep, require_scope
+from ..deps import (
+    BookingDep,
+    CoverageDep,
+    CurrentPrincipal,
+    DirectoryDep,
+    RuntimeDep,
+    TenantDep,
+    require_scope,
+)
 from ..middleware import note_audit
 from ..schemas import (
+    AppointmentOut,
     BookingRequest,
     CancelRequest,
     ListResponse,
@@ -19,6 +28,9 @@ from ..schemas import (
 )
 from ..services import appointments as queries
 from ..services import booking
+from ..services.desk_time import DESK_TIME_PATTERN, day_bounds, parse_desk_day, parse_desk_time
+from ..services.errors import InvalidRequest
+from ..services.worklist import WorklistQuery, day_worklist
 
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 _Read = Depends(require_scope("appointments:read"))
@@ -69,26 +81,95 @@ async def book_appointment(
     return appointment
 
 
+_DESK_TIME = (
+    "A date (YYYY-MM-DD) or a date and time on the tenant's wall clock; with an offset "
+    "(Z, -05:00) an exact instant. Years 1900-2199."
+)
+DeskTime = Annotated[
+    str | None, Query(max_length=40, pattern=DESK_TIME_PATTERN, description=_DESK_TIME)
+]
+_ID_QUERY = Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")
+
+
 @router.get("", dependencies=[_Read], operation_id="listAppointments")
 async def list_appointments(
     request: Request,
     runtime: RuntimeDep,
     sources: TenantDep,
-    patient: Annotated[str, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")],
-    start: Annotated[datetime, Query()],
-    end: Annotated[datetime, Query()],
-) -> ListResponse[Appointment]:
-    """A patient's appointments in a date range."""
-    note_audit(request, "appointment.search", patient_ids=[patient])
-    items, statuses = await queries.list_appointments(
-        sources,
-        patient_id=patient,
-        start=start,
-        end=end,
-        max_days=runtime.settings.max_date_range_days,
-        deadline_seconds=runtime.settings.source_deadline_seconds,
-    )
-    return ListResponse[Appointment](
+    directory: DirectoryDep,
+    coverage: CoverageDep,
+    patient: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="A patient's appointments (every EHR that knows them), with start and end.",
+        ),
+    ] = None,
+    start: DeskTime = None,
+    end: DeskTime = None,
+    date: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            description="The day's worklist: every appointment of that day (tenant time zone).",
+        ),
+    ] = None,
+    location: Annotated[str | None, _ID_QUERY] = None,
+    practitioner: Annotated[str | None, _ID_QUERY] = None,
+    source: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")] = None,
+    include: Annotated[
+        list[Literal["coverage"]] | None,
+        Query(description="coverage: each patient's latest coverage answer, as a badge."),
+    ] = None,
+) -> ListResponse[AppointmentOut]:
+    """A patient's appointments in a date range (``patient``, ``start``, ``end``), or the
+    day's worklist (``date``, optionally at one ``location`` or for one ``practitioner``)
+    across the tenant's EHRs: patient name and age, practitioners, location, visit type."""
+    settings = runtime.settings
+    zone = ZoneInfo(sources.tenant.time_zone)
+    if patient is not None:
+        if start is None or end is None:
+            raise InvalidRequest("a patient's appointments need start and end")
+        note_audit(request, "appointment.search", patient_ids=[patient])
+        found, statuses = await queries.list_appointments(
+            sources,
+            patient_id=patient,
+            start=parse_desk_time("start", start, zone),
+            end=parse_desk_time("end", end, zone, end=True),
+            max_days=settings.max_date_range_days,
+            deadline_seconds=settings.source_deadline_seconds,
+        )
+        items = [AppointmentOut(**a.model_dump()) for a in found]
+    else:
+        if date is None:
+            raise InvalidRequest("give patient (with start and end) or date (the worklist)")
+        day = parse_desk_day("date", date)
+        first, after = day_bounds(day, zone)
+        note_audit(request, "appointment.worklist", sources=[h.id for h in sources.all()])
+        items, statuses = await day_worklist(
+            sources,
+            directory,
+            coverage.store,
+            WorklistQuery(
+                start=first,
+                end=after,
+                day=day,
+                location=location,
+                practitioner=practitioner,
+                source=source,
+                with_coverage="coverage" in (include or []),
+            ),
+            deadline_seconds=settings.source_deadline_seconds,
+        )
+        note_audit(
+            request,
+            "appointment.worklist",
+            patient_ids=[a.patient_id for a in items if a.patient_id],
+            sources=[s.source for s in statuses],
+        )
+    request.state.audit_partial = any(s.status != "ok" for s in statuses)
+    return ListResponse[AppointmentOut](
         items=items, sources=[SourceStatusOut(**vars(s)) for s in statuses]
     )
 

@@ -239,13 +239,17 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
             return CoverageAnswer(body, (query.patient_id,))
         target_or_answer = await _patient_target(desk, query.patient_id, asked, deadline)
         if isinstance(target_or_answer, EligibilityResult):
+            await desk.store.put_latest(tenant, query.patient_id, target_or_answer)
             return CoverageAnswer.of(target_or_answer, (query.patient_id,))
         target = target_or_answer
 
     asked_payer = target.payer
     port = desk.payers.get(asked_payer.id) if asked_payer is not None else None
     if asked_payer is None or port is None:
-        return CoverageAnswer.of(_ehr_answer(desk, target), target.patient_ids)
+        answer = _ehr_answer(desk, target)
+        if query.patient_id is not None:
+            await desk.store.put_latest(tenant, query.patient_id, answer)
+        return CoverageAnswer.of(answer, target.patient_ids)
     payer = asked_payer
     subject = _payer_subject(tenant, payer, target.subscriber, target.dependent, asked)
     request = EligibilityRequest(
@@ -274,8 +278,9 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         )
     except FlightTimeout:
         result = await _fallback(desk, asking, "timeout")
-    if alias is not None:
+    if alias is not None and query.patient_id is not None:
         await desk.store.put(result, alias)
+        await desk.store.put_latest(tenant, query.patient_id, result)
     return CoverageAnswer.of(result, target.patient_ids)
 
 

@@ -198,6 +198,23 @@ class EligibilityStore:
         result = EligibilityResult.model_validate_json(raw)
         return result.model_copy(update={"stale": True, "cached": True})
 
+    def _latest_key(self, tenant: str, patient_id: str) -> str:
+        return self.keys.key("elig-latest", tenant, patient_id)
+
+    async def put_latest(self, tenant: str, patient_id: str, result: EligibilityResult) -> None:
+        """The patient's latest answer, whatever it said, for the day's worklist."""
+        key = self._latest_key(tenant, patient_id)
+        body = result.model_copy(update={"cached": True}).model_dump_json().encode()
+        await self.cache.set(key, self.sealer.seal(body, context=key), self.policy.last_good)
+
+    async def latest(self, tenant: str, patient_id: str) -> EligibilityResult | None:
+        key = self._latest_key(tenant, patient_id)
+        raw = self.sealer.open(await self.cache.get(key), context=key)
+        return EligibilityResult.model_validate_json(raw) if raw is not None else None
+
+    async def forget_latest(self, tenant: str, patient_id: str) -> None:
+        await self.cache.delete(self._latest_key(tenant, patient_id))
+
     async def forget(self, subject: Subject) -> None:
         await self.cache.delete(self.key("elig", subject))
 
