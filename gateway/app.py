@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -21,6 +20,7 @@ from .client_limit import ClientLimit
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import BodyLimit, install_middleware
+from .openapi import install_openapi
 from .routers import appointments, coverage, directory, health, patients, slots
 from .settings import Settings
 
@@ -83,32 +83,5 @@ def create_app(
     # Routes match in order; the coverage check, the busiest call, is tried first.
     for module in (coverage, health, patients, slots, appointments, directory):
         app.include_router(module.router)
-    _document_bearer_auth(app)
+    install_openapi(app)
     return app
-
-
-def _document_bearer_auth(app: FastAPI) -> None:
-    """Say in the OpenAPI document that every /v1 operation takes a bearer credential.
-
-    The caller is read from the Authorization header by ``deps.authenticate`` rather than
-    through a security dependency, so the scheme is added to the document here.
-    """
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = FastAPI.openapi(app)
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "An API key issued to the client, or an OAuth2 JWT.",
-            }
-        }
-        for path, operations in schema.get("paths", {}).items():
-            if path.startswith("/v1/"):
-                for operation in operations.values():
-                    operation["security"] = [{"bearer": []}]
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

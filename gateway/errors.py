@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 import connectors
 from mappers import MappingError
@@ -54,6 +55,15 @@ def _upstream(exc: connectors.UpstreamError) -> tuple[int, str, str, dict[str, s
     if isinstance(exc, connectors.Unauthorized | connectors.Forbidden):
         return 502, "upstream_auth", "The gateway could not authenticate with the EHR", headers
     return 502, "upstream_error", "The EHR refused or garbled the request", headers
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.fullmatch(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -126,11 +136,16 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route whose path matched; a path
+            # served by several routes (GET and POST) supports all of theirs.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(
             exc.status_code,
             code,
             str(exc.detail),
             str(exc.detail),
             request_id=request_id(),
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from datetime import date
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +16,8 @@ from mappers.model import (
     Identifier,
     Slot,
 )
+
+from .params import GATEWAY_ID_PATTERN, HOLD_TOKEN_PATTERN, TEXT_PATTERN, BodyDate
 
 __all__ = [
     "AppointmentOut",
@@ -42,7 +43,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_ID = Field(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9_-]+$")
+_ID = Field(max_length=300, pattern=GATEWAY_ID_PATTERN)
+
+
+def _text(max_length: int, default: Any = ...) -> Any:
+    """A text field: no control characters or invisible formatting (``params``)."""
+    return Field(default, min_length=1, max_length=max_length, pattern=TEXT_PATTERN)
 
 
 class _In(BaseModel):
@@ -172,12 +178,11 @@ class VisitTypeOut(BaseModel):
 class BookingRequest(_In):
     slot_id: str = _ID
     patient_id: str = _ID
-    reason: str | None = Field(default=None, max_length=500)
-    comment: str | None = Field(default=None, max_length=1000)
+    reason: str | None = _text(500, None)
+    comment: str | None = _text(1000, None)
     hold_token: str | None = Field(
         default=None,
-        min_length=8,
-        max_length=100,
+        pattern=HOLD_TOKEN_PATTERN,
         description="The token of this client's hold on the slot (POST /v1/slots/{id}/hold).",
     )
 
@@ -186,8 +191,7 @@ class HoldRequest(_In):
     minutes: int = Field(default=5, ge=1, le=15, description="How long to hold, 1 to 15.")
     hold_token: str | None = Field(
         default=None,
-        min_length=8,
-        max_length=100,
+        pattern=HOLD_TOKEN_PATTERN,
         description="The token of this client's own hold, to extend it.",
     )
 
@@ -199,12 +203,12 @@ class HoldOut(BaseModel):
 
 
 class CancelRequest(_In):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = _text(500)
 
 
 class RescheduleRequest(_In):
     slot_id: str = _ID
-    reason: str = Field(default="rescheduled", min_length=1, max_length=500)
+    reason: str = _text(500, "rescheduled")
 
 
 class RescheduleResult(BaseModel):
@@ -224,25 +228,27 @@ PatientList = ListResponse[PatientOut]
 class CoverageCheckRequest(_In):
     """Who to check (a gateway patient id, or member id + payer + name + birth date) and what."""
 
-    patient_id: str | None = Field(
-        default=None, min_length=1, max_length=300, pattern=r"^[A-Za-z0-9_-]+$"
-    )
-    member_id: str | None = Field(default=None, min_length=1, max_length=80)
-    payer_id: str | None = Field(default=None, min_length=1, max_length=80)
-    first_name: str | None = Field(default=None, min_length=1, max_length=35)
-    last_name: str | None = Field(default=None, min_length=1, max_length=60)
-    birth_date: date | None = None
-    service_types: list[str] = Field(
+    patient_id: str | None = Field(default=None, max_length=300, pattern=GATEWAY_ID_PATTERN)
+    member_id: str | None = _text(80, None)
+    payer_id: str | None = _text(80, None)
+    first_name: str | None = _text(35, None)
+    last_name: str | None = _text(60, None)
+    birth_date: BodyDate | None = None
+    service_types: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,2}$")]] = Field(
         default_factory=lambda: ["30"],
         min_length=1,
         max_length=10,
         description="X12 service type codes: 30 health benefit plan, 98 office visit ...",
     )
-    date_of_service: date | None = Field(
+    date_of_service: BodyDate | None = Field(
         default=None, description="Defaults to today in the tenant's time zone."
     )
-    provider_npi: str | None = Field(default=None, pattern=r"^\d{10}$")
+    provider_npi: str | None = Field(
+        default=None,
+        pattern=r"^[12][0-9]{9}$",
+        description="Ten digits, the last the NPI check digit of the first nine.",
+    )
 
 
 class CoverageBatchRequest(_In):
-    date: dt.date = Field(description="Check every patient with an appointment on this day.")
+    date: BodyDate = Field(description="Check every patient with an appointment on this day.")

@@ -22,7 +22,7 @@ from mappers import (
     from_fhir,
 )
 
-from .services.errors import InvalidRequest, NotFound, ServiceError
+from .services.errors import NotFound, ServiceError
 from .services.scheduling import Scheduler
 from .settings import SourceConfig, TenantConfig
 
@@ -109,21 +109,21 @@ class TenantSources:
         resource_types: str | Collection[str] | None,
         what: str,
         *,
-        malformed: type[ServiceError] = InvalidRequest,
+        malformed: type[ServiceError] = NotFound,
     ) -> tuple[SourceHandle, GatewayId]:
         """The source and upstream id a gateway id names.
 
-        ``malformed`` (InvalidRequest by default) when it is not a gateway id of one of
-        ``resource_types`` (None: any type); ``NotFound`` when its source is not this
-        tenant's.
+        ``malformed`` (NotFound by default: a string that is no gateway id of one of
+        ``resource_types`` (None: any type) names nothing) or ``NotFound`` when its source
+        is not this tenant's.
         """
         types = {resource_types} if isinstance(resource_types, str) else resource_types
         try:
             ref = decode_id(gateway_id)
         except InvalidId:
-            raise malformed(f"{what} is not a valid id") from None
+            raise malformed(f"no such {what}") from None
         if types is not None and ref.resource_type not in types:
-            raise malformed(f"{what} is not a valid id")
+            raise malformed(f"no such {what}")
         handle = self.handles.get(ref.source)
         if handle is None:
             raise NotFound(f"no such {what}")

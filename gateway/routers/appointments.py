@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from mappers.model import Appointment
 
@@ -17,6 +17,14 @@ from ..deps import (
     require_scope,
 )
 from ..middleware import note_audit
+from ..params import (
+    DATE_PATTERN,
+    DESK_TIME_PATTERN,
+    TEXT_PATTERN,
+    GatewayIdPath,
+    GatewayIdQuery,
+    SourceQuery,
+)
 from ..schemas import (
     AppointmentOut,
     BookingRequest,
@@ -28,20 +36,19 @@ from ..schemas import (
 )
 from ..services import appointments as queries
 from ..services import booking
-from ..services.desk_time import DESK_TIME_PATTERN, day_bounds, parse_desk_day, parse_desk_time
+from ..services.desk_time import day_bounds, parse_desk_day, parse_desk_time
 from ..services.errors import InvalidRequest
 from ..services.worklist import WorklistQuery, day_worklist
 
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 _Read = Depends(require_scope("appointments:read"))
 _Write = Depends(require_scope("appointments:write"))
-_ID_PATH = Path(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9_-]+$")
 IdempotencyKey = Annotated[
     str,
     Header(
         alias="Idempotency-Key",
-        min_length=1,
         max_length=200,
+        pattern=TEXT_PATTERN,
         description="Same key + same body replays the first result",
     ),
 ]
@@ -88,7 +95,6 @@ _DESK_TIME = (
 DeskTime = Annotated[
     str | None, Query(max_length=40, pattern=DESK_TIME_PATTERN, description=_DESK_TIME)
 ]
-_ID_QUERY = Query(max_length=300, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 @router.get("", dependencies=[_Read], operation_id="listAppointments")
@@ -111,13 +117,14 @@ async def list_appointments(
     date: Annotated[
         str | None,
         Query(
-            pattern=r"^\d{4}-\d{2}-\d{2}$",
-            description="The day's worklist: every appointment of that day (tenant time zone).",
+            pattern=DATE_PATTERN,
+            description="The day's worklist: every appointment of that day (tenant time "
+            "zone). Give patient or date.",
         ),
     ] = None,
-    location: Annotated[str | None, _ID_QUERY] = None,
-    practitioner: Annotated[str | None, _ID_QUERY] = None,
-    source: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")] = None,
+    location: GatewayIdQuery = None,
+    practitioner: GatewayIdQuery = None,
+    source: SourceQuery = None,
     include: Annotated[
         list[Literal["coverage"]] | None,
         Query(description="coverage: each patient's latest coverage answer, as a badge."),
@@ -176,7 +183,7 @@ async def list_appointments(
 
 @router.get("/{appointment_id}", dependencies=[_Read], operation_id="getAppointment")
 async def get_appointment(
-    request: Request, sources: TenantDep, appointment_id: Annotated[str, _ID_PATH]
+    request: Request, sources: TenantDep, appointment_id: GatewayIdPath
 ) -> Appointment:
     note_audit(request, "appointment.read")
     appointment = await queries.get_appointment(sources, appointment_id)
@@ -193,7 +200,7 @@ async def get_appointment(
 async def cancel_appointment(
     request: Request,
     ports: BookingDep,
-    appointment_id: Annotated[str, _ID_PATH],
+    appointment_id: GatewayIdPath,
     body: CancelRequest,
 ) -> Appointment:
     """Cancel with a reason; the slot is freed."""
@@ -215,7 +222,7 @@ async def reschedule_appointment(
     request: Request,
     ports: BookingDep,
     principal: CurrentPrincipal,
-    appointment_id: Annotated[str, _ID_PATH],
+    appointment_id: GatewayIdPath,
     body: RescheduleRequest,
     idempotency_key: IdempotencyKey,
 ) -> RescheduleResult:

@@ -7,16 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from ..deps import DirectoryDep, FreshDep, require_scope
+from ..params import SourceQuery, text
 from ..schemas import ListResponse, LocationOut, PractitionerOut, SourceStatusOut, VisitTypeOut
 from ..services.directory import DirectoryQuery
 from ..services.fanout import SourceStatus
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 _Read = Depends(require_scope("slots:read"))
-Source = Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-Name = Annotated[
-    str | None, Query(min_length=1, max_length=100, description="Any part of the name.")
-]
+Source = SourceQuery
+Name = Annotated[str | None, Query(**text(100, "Any part of the name."))]
 
 
 def _statuses(statuses: list[SourceStatus]) -> list[SourceStatusOut]:
@@ -35,11 +34,7 @@ async def search_practitioners(
     name: Name = None,
     specialty: Annotated[
         str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            description="A specialty code, or system|code (PractitionerRole.specialty).",
-        ),
+        Query(**text(100, "A specialty code, or system|code (PractitionerRole.specialty).")),
     ] = None,
     source: Source = None,
 ) -> ListResponse[PractitionerOut]:

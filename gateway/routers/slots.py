@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from ..deps import (
     BookingDep,
@@ -14,20 +14,30 @@ from ..deps import (
     SlotSearchDep,
     require_scope,
 )
+from ..params import (
+    DESK_TIME_PATTERN,
+    HOLD_TOKEN_PATTERN,
+    GatewayIdPath,
+    GatewayIdQuery,
+    SourceQuery,
+    text,
+)
 from ..schemas import HoldOut, HoldRequest, ListResponse, SlotOut, SourceStatusOut
 from ..services import booking
 from ..services import slots as service
-from ..services.desk_time import DESK_TIME_PATTERN, parse_desk_time
+from ..services.desk_time import parse_desk_time
 
 router = APIRouter(prefix="/v1/slots", tags=["slots"])
 _Read = Depends(require_scope("slots:read"))
 _Write = Depends(require_scope("appointments:write"))
-_ID = r"^[A-Za-z0-9_-]+$"
 _DESK_TIME = (
     "A date (YYYY-MM-DD: the whole day) or a date and time (YYYY-MM-DDThh:mm[:ss]) on the "
     "tenant's wall clock; with an offset (Z, -05:00) an exact instant. Years 1900-2199."
 )
-SlotPath = Annotated[str, Path(min_length=1, max_length=300, pattern=_ID)]
+_RANGE = (
+    " The range from start to end is at most the tenant's longest (31 days by default) "
+    "and end comes after start."
+)
 
 
 @router.get("", dependencies=[_Read], operation_id="findSlots")
@@ -42,13 +52,15 @@ async def find_slots(
         Query(
             max_length=40,
             pattern=DESK_TIME_PATTERN,
-            description=_DESK_TIME + " An end date includes its day. Default: start + 7 days.",
+            description=_DESK_TIME
+            + " An end date includes its day. Default: start + 7 days."
+            + _RANGE,
         ),
     ] = None,
-    service_type: Annotated[str | None, Query(max_length=64)] = None,
-    practitioner: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
-    location: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
-    source: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")] = None,
+    service_type: Annotated[str | None, Query(**text(64, "A visit type code."))] = None,
+    practitioner: GatewayIdQuery = None,
+    location: GatewayIdQuery = None,
+    source: SourceQuery = None,
 ) -> ListResponse[SlotOut]:
     """Free slots across the tenant's EHRs, sorted by start, each with its practitioners,
     location and visit type in words; each source's status is listed."""
@@ -73,10 +85,10 @@ async def find_slots(
 async def next_available(
     search: SlotSearchDep,
     fresh: FreshDep,
-    service_type: Annotated[str | None, Query(max_length=64)] = None,
-    practitioner: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
-    location: Annotated[str | None, Query(max_length=300, pattern=_ID)] = None,
-    source: Annotated[str | None, Query(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")] = None,
+    service_type: Annotated[str | None, Query(**text(64, "A visit type code."))] = None,
+    practitioner: GatewayIdQuery = None,
+    location: GatewayIdQuery = None,
+    source: SourceQuery = None,
     start: Annotated[
         str | None,
         Query(
@@ -109,7 +121,7 @@ async def next_available(
 
 @router.post("/{slot_id}/hold", dependencies=[_Write], status_code=201, operation_id="holdSlot")
 async def hold_slot(
-    ports: BookingDep, principal: CurrentPrincipal, slot_id: SlotPath, body: HoldRequest
+    ports: BookingDep, principal: CurrentPrincipal, slot_id: GatewayIdPath, body: HoldRequest
 ) -> HoldOut:
     """Hold a free slot for this client while the caller decides (default 5 minutes, at
     most 15). Another client's booking of it answers ``409 slot_held``; a booking with
@@ -130,8 +142,8 @@ async def hold_slot(
 async def release_hold(
     ports: BookingDep,
     principal: CurrentPrincipal,
-    slot_id: SlotPath,
-    hold_token: Annotated[str, Header(alias="Hold-Token", min_length=8, max_length=100)],
+    slot_id: GatewayIdPath,
+    hold_token: Annotated[str, Header(alias="Hold-Token", pattern=HOLD_TOKEN_PATTERN)],
 ) -> Response:
     """Release a hold before it expires (the caller chose another time, or hung up)."""
     await booking.release_hold(

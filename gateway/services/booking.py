@@ -184,7 +184,7 @@ async def book(
 def _slot(ports: BookingPorts, slot_id: str) -> tuple[SourceHandle, GatewayId]:
     handle, slot = ports.sources.resolve(slot_id, None, "slot")
     if slot.resource_type not in handle.scheduler.slot_types:
-        raise InvalidRequest("slot is not a valid id")
+        raise NotFound("no such slot")
     return handle, slot
 
 

@@ -32,6 +32,7 @@ from mappers.model import (
     Patient,
     Person,
 )
+from mappers.npi import is_valid_npi
 from mappers.x12 import RETRY_LATER_REASONS
 
 from ..settings import PayerConfig, TenantConfig
@@ -43,7 +44,7 @@ from .eligibility_cache import (
     Subject,
     demographics_fingerprint,
 )
-from .errors import InvalidRequest
+from .errors import InvalidRequest, NotFound
 from .payers import PayerPort
 from .validation import check_date, check_text
 
@@ -184,6 +185,8 @@ def _validate(desk: CoverageDesk, query: CoverageQuery) -> _Asked:
     check_date("birth_date", query.birth_date)
     check_date("date_of_service", query.date_of_service)
     codes = _service_types(query.service_types)
+    if query.provider_npi is not None and not is_valid_npi(query.provider_npi):
+        raise InvalidRequest("provider_npi is not an NPI: its check digit does not match")
     npi = query.provider_npi or desk.tenant.provider_npi
     if not npi:
         raise InvalidRequest("no provider NPI: give provider_npi or configure the tenant's")
@@ -391,7 +394,7 @@ def _ehr_answer(desk: CoverageDesk, target: _Target) -> EligibilityResult:
 def _member_payer(desk: CoverageDesk, query: CoverageQuery) -> PayerConfig:
     payer = desk.payer_config(query.payer_id)
     if payer is None:
-        raise InvalidRequest("unknown payer_id: not among the tenant's configured payers")
+        raise NotFound("no such payer: payer_id is not among the tenant's configured payers")
     return payer
 
 

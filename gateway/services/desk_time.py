@@ -12,14 +12,17 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from ..params import DESK_TIME_PATTERN
 from .errors import InvalidRequest
-from .validation import check_date, check_instant
+from .validation import check_date, check_date_year, check_instant
 
-__all__ = ["DESK_TIME_PATTERN", "day_bounds", "parse_desk_day", "parse_desk_time"]
+__all__ = ["day_bounds", "parse_desk_day", "parse_desk_time"]
 
-# Documented in the OpenAPI: YYYY-MM-DD, or a local or offset date-time.
-DESK_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
 _DESK_TIME = re.compile(DESK_TIME_PATTERN)
+# The shape alone, so a year outside the served ones says so (date_out_of_range).
+_SHAPE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+)
 
 
 def parse_desk_day(name: str, value: str) -> date:
@@ -43,19 +46,18 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 def parse_desk_time(name: str, value: str, zone: ZoneInfo, *, end: bool = False) -> datetime:
     """An aware instant. A date alone is the start of that day, or with ``end`` the start
     of the next one (an end date includes its day)."""
-    if _DESK_TIME.fullmatch(value) is None:
+    if _SHAPE.fullmatch(value) is None:
         raise InvalidRequest(
             f"{name} must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDThh:mm, "
             "with an offset to mean an exact instant)"
         )
+    check_date_year(name, int(value[:4]))
+    if _DESK_TIME.fullmatch(value) is None:
+        raise InvalidRequest(f"{name} is not a calendar date and time")
     if "T" not in value:
         first, after = day_bounds(parse_desk_day(name, value), zone)
         return after if end else first
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"{name} is not a calendar date and time") from None
-    check_date(name, moment.date())
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     check_instant(name, moment)

@@ -22,7 +22,7 @@ from mappers.model import Coding, Location, Practitioner, PractitionerRole, Reco
 from ..cache import Cache, CacheKeys
 from ..schemas import LocationOut, PractitionerOut, VisitTypeOut
 from ..sources import SourceHandle, TenantSources
-from .errors import InvalidRequest
+from .errors import InvalidRequest, NotFound
 from .fanout import SourceStatus, fan_out
 from .validation import check_text
 
@@ -69,7 +69,7 @@ class Directory:
             return handles
         chosen = [h for h in handles if h.id == source]
         if not chosen:
-            raise InvalidRequest("unknown source")
+            raise NotFound("no such source")
         return chosen
 
     async def _cached(self, kind: str, query: dict[str, Any], fresh: bool) -> Any | None:

@@ -13,7 +13,7 @@ from ..cache import Cache, CacheKeys
 from ..schemas import Ref, SlotOut
 from ..sources import SourceHandle, TenantSources
 from .directory import Directory
-from .errors import InvalidRequest
+from .errors import InvalidRequest, NotFound
 from .fanout import SourceStatus, fan_out
 from .scheduling import Offer, SlotWindow
 from .validation import check_instant, check_text
@@ -61,7 +61,7 @@ class SlotQuery:
             try:
                 ref = decode_id(raw, resource_type=rtype)
             except InvalidId:
-                raise InvalidRequest(f"{rtype.lower()} is not a {rtype} id") from None
+                raise NotFound(f"no such {rtype.lower()}") from None
             return ref.source, f"{rtype}/{ref.id}"
         return None
 
@@ -100,11 +100,11 @@ async def find_slots(
     if query.source is not None:
         handles = [h for h in handles if h.id == query.source]
         if not handles:
-            raise InvalidRequest("unknown source")
+            raise NotFound("no such source")
     if actor is not None:
         handles = [h for h in handles if h.id == actor[0]]
         if not handles:
-            raise InvalidRequest("unknown practitioner or location")
+            raise NotFound("no such practitioner or location")
     generation = (await cache.get(slots_generation_key(keys, sources.tenant.id))) or b"0"
     cache_key = keys.key(
         "slots",

@@ -16,7 +16,7 @@ from ..schemas import AppointmentOut, CoverageBadge, PatientBrief, Ref
 from ..sources import SourceHandle, TenantSources
 from .directory import Directory
 from .eligibility_cache import EligibilityStore
-from .errors import InvalidRequest
+from .errors import NotFound
 from .fanout import SourceStatus, fan_out
 
 __all__ = ["MAX_PER_SOURCE", "WorklistQuery", "age_on", "badge", "day_worklist"]
@@ -87,7 +87,7 @@ async def day_worklist(
     if query.source is not None:
         handles = [h for h in handles if h.id == query.source]
         if not handles:
-            raise InvalidRequest("unknown source")
+            raise NotFound("no such source")
 
     async def one(handle: SourceHandle) -> list[AppointmentOut]:
         params: dict[str, str | list[str]] = {

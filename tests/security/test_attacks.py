@@ -306,7 +306,7 @@ async def test_forged_ids_and_bad_values_reach_no_ehr(stage: Stage, hapi_base_ur
             params={"start": c["start"].isoformat(), "practitioner": bad},
             headers=h,
         )
-        assert r.status_code == 422
+        assert r.status_code in (404, 422)
     for params in (
         {"family": "Doe", "birthdate": "1955-12\n"},
         {"family": "Doe", "birthdate": "1980-13-45"},

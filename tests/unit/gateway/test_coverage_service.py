@@ -13,7 +13,7 @@ from connectors import CircuitOpen, Unavailable
 from gateway.cache import MemoryCache
 from gateway.services.coverage import CoverageQuery, check_coverage
 from gateway.services.eligibility_cache import SingleFlight, Subject, demographics_fingerprint
-from gateway.services.errors import InvalidRequest
+from gateway.services.errors import InvalidRequest, NotFound
 from mappers.model import EligibilityRequest, EligibilityResult, Person
 
 from .coverage_fakes import (
@@ -219,7 +219,7 @@ async def test_cache_keys_hold_no_member_id_or_name() -> None:
 
 async def test_unknown_payer_is_refused() -> None:
     d = desk({"acme": FakePayer()})
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(NotFound):
         await check_coverage(d, by_member(payer_id="NOPE"))
 
 
@@ -297,7 +297,7 @@ async def test_patient_without_current_coverage_is_told_to_ask_for_the_card() ->
 
 async def test_forged_patient_id_is_refused() -> None:
     d = desk({"acme": FakePayer()})
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(NotFound):
         await check_coverage(d, CoverageQuery(patient_id="not-an-id"))
 
 

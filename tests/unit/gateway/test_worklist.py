@@ -20,7 +20,7 @@ def _hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRONTDESK_HASH_KEY", "unit-secret")
 
 
-async def _book(gw, c, i: int, source: str = "ehr-a") -> dict:
+async def _book(gw, c, i: int, source: str = "ehr-a") -> dict[str, object]:
     r = await gw.api.post(
         "/v1/appointments",
         json={
@@ -30,7 +30,8 @@ async def _book(gw, c, i: int, source: str = "ehr-a") -> dict:
         headers={**auth(), "Idempotency-Key": f"wl-{c['run']}-{i}"},
     )
     assert r.status_code == 201, r.text
-    return r.json()
+    body: dict[str, object] = r.json()
+    return body
 
 
 async def test_the_day_at_one_location_with_names_ages_and_coverage_badges():

@@ -1,0 +1,102 @@
+"""Rules of the API that JSON Schema can't state, taught to schemathesis's generators.
+
+The OpenAPI document states every shape and bound it can (``gateway.params``); what
+is left is a relation between parameters (``end`` after ``start``, "identifier, family
+or phone", "patient_id or member details") or arithmetic (an NPI's check digit). Each
+operation's description says these rules in words; here generated requests are made to
+follow them, so a request schemathesis counts as valid is valid. Only cases the schema
+calls valid are touched, and only into other values the schema also allows.
+
+Loaded by ``tests/unit/gateway/test_openapi_contract.py`` through SCHEMATHESIS_HOOKS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+
+VALID_NPI = "1234567893"
+
+
+def _query(case: Any) -> dict[str, Any]:
+    if case.query is None:
+        case.query = {}
+    query: dict[str, Any] = case.query
+    return query
+
+
+def _range_within_limits(ctx: Any, case: Any) -> Any:
+    """``end`` after ``start`` and at most the tenant's longest range later."""
+    query = _query(case)
+    start, end = query.get("start"), query.get("end")
+    if isinstance(start, str) and isinstance(end, str):
+        # A date alone as end includes that day: the same date is a one-day range.
+        query["end"] = start[:10]
+        if "T" in start:
+            del query["end"]
+    return case
+
+
+def _patient_or_day(ctx: Any, case: Any) -> Any:
+    query = _query(case)
+    if query.get("patient"):
+        query.pop("date", None)
+        # Whole days: the range is valid whatever wall-clock time start named.
+        query["start"] = str(query.get("start") or "2026-12-01")[:10]
+        query["end"] = query["start"]
+    elif not query.get("date"):
+        query["date"] = "2026-12-07"
+    return case
+
+
+def _searchable(ctx: Any, case: Any) -> Any:
+    """Identifier, family or phone; given only with family."""
+    query = _query(case)
+    if not any(query.get(k) for k in ("identifier", "family", "phone")) or (
+        query.get("given") and not query.get("family")
+    ):
+        query["family"] = "Garcia"
+    return case
+
+
+def _name_or_specialty(ctx: Any, case: Any) -> Any:
+    query = _query(case)
+    if not (query.get("name") or query.get("specialty")):
+        query["name"] = "Rivera"
+    return case
+
+
+def _one_way_to_name_the_patient(ctx: Any, case: Any) -> Any:
+    """patient_id, or member_id + payer_id + first and last name + birth date; a provider
+    NPI's last digit is its check digit."""
+    body = case.body
+    if not isinstance(body, dict):
+        return case
+    member = ("member_id", "payer_id", "first_name", "last_name", "birth_date")
+    if body.get("patient_id"):
+        for name in member:
+            body.pop(name, None)
+    else:
+        defaults = {
+            "member_id": "SIM-ACTIVE-1",
+            "payer_id": "SIMPAYER",
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "birth_date": "1980-01-15",
+        }
+        for name, value in defaults.items():
+            if not body.get(name):
+                body[name] = value
+    if body.get("provider_npi"):
+        body["provider_npi"] = VALID_NPI
+    return case
+
+
+# schemathesis.hook is untyped: registered here, not as decorators, to keep the functions typed.
+_hook: Any = schemathesis.hook
+_hook("map_case").apply_to(operation_id=["findSlots", "listAppointments"])(_range_within_limits)
+_hook("map_case").apply_to(operation_id="listAppointments")(_patient_or_day)
+_hook("map_case").apply_to(operation_id="searchPatients")(_searchable)
+_hook("map_case").apply_to(operation_id="searchPractitioners")(_name_or_specialty)
+_hook("map_case").apply_to(operation_id="checkCoverage")(_one_way_to_name_the_patient)
