@@ -73,17 +73,6 @@ async def bootstrap(
     tenants = {
         t.id: _tenant_sources(t, stack, metrics, cache, keys, adapters) for t in settings.tenants
     }
-    booking = {
-        tenant_id: BookingPorts(
-            sources=sources,
-            cache=cache,
-            keys=keys,
-            holds=HoldStore(cache, keys, tenant_id),
-            idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
-            on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
-        )
-        for tenant_id, sources in tenants.items()
-    }
     directory = {
         tenant_id: Directory(
             sources,
@@ -103,6 +92,18 @@ async def bootstrap(
             ttl_seconds=settings.cache.slots_ttl_seconds,
             max_days=settings.max_date_range_days,
             deadline_seconds=settings.source_deadline_seconds,
+        )
+        for tenant_id, sources in tenants.items()
+    }
+    booking = {
+        tenant_id: BookingPorts(
+            sources=sources,
+            cache=cache,
+            keys=keys,
+            holds=HoldStore(cache, keys, tenant_id),
+            slots=slots[tenant_id],
+            idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
+            on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
         )
         for tenant_id, sources in tenants.items()
     }

@@ -30,6 +30,21 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "code": {"type": "string", "description": "Stable; switch on this, not on words."},
         "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "validation_error: where and what.",
+            "items": {"type": "object"},
+        },
+        "alternatives": {
+            "type": "array",
+            "description": "slot_taken, slot_held: up to three free slots to offer instead.",
+            "items": {"$ref": "#/components/schemas/SlotOut"},
+        },
+        "held_until": {
+            "type": "string",
+            "format": "date-time",
+            "description": "slot_held: when the other desk's hold ends.",
+        },
     },
     "additionalProperties": True,
 }

@@ -25,6 +25,7 @@ from mappers.model import Appointment
 
 from ..cache import Cache, CacheKeys
 from ..sources import SourceHandle, TenantSources
+from .alternatives import alternatives_for
 from .appointments import get_appointment
 from .errors import (
     ConcurrentUpdate,
@@ -32,11 +33,13 @@ from .errors import (
     InvalidRequest,
     NotFound,
     RescheduleIncomplete,
+    ServiceError,
+    SlotHeld,
     SlotTaken,
 )
 from .holds import DEFAULT_HOLD_MINUTES, Hold, HoldStore
 from .scheduling import BookingDetails
-from .slots import slots_generation_key
+from .slots import SlotSearch, slots_generation_key
 
 __all__ = ["BookingPorts", "book", "cancel", "hold", "release_hold", "reschedule"]
 
@@ -54,6 +57,8 @@ class BookingPorts:
     cache: Cache
     keys: CacheKeys
     holds: HoldStore
+    # Where a refusal finds the next free slots to offer (``alternatives``).
+    slots: SlotSearch
     idempotency_ttl_seconds: float
     on_outcome: Callable[[str, str], None] = lambda source, outcome: None
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -177,8 +182,20 @@ async def book(
         ports.on_outcome(handle.id, "booked")
         return appointment.model_dump(mode="json")
 
-    result, replayed = await _idempotent(ports, client_id, idempotency_key, body, work)
+    try:
+        result, replayed = await _idempotent(ports, client_id, idempotency_key, body, work)
+    except (SlotTaken, SlotHeld) as exc:
+        raise await _with_alternatives(ports, handle, slot, exc) from None
     return Appointment.model_validate(result), replayed
+
+
+async def _with_alternatives(
+    ports: BookingPorts, handle: SourceHandle, slot: GatewayId, refusal: ServiceError
+) -> ServiceError:
+    """The same refusal, carrying the next free slots the caller can be offered."""
+    offered = await alternatives_for(ports.slots, ports.holds, handle, slot, now=ports.wall())
+    extra = {**refusal.extra, "alternatives": [s.model_dump(mode="json") for s in offered]}
+    return type(refusal)(refusal.detail, extra=extra)
 
 
 def _slot(ports: BookingPorts, slot_id: str) -> tuple[SourceHandle, GatewayId]:
@@ -198,6 +215,21 @@ async def hold(
 ) -> Hold:
     """Hold a free slot for ``client_id`` (with ``token``: extend its own hold)."""
     handle, slot = _slot(ports, slot_id)
+    try:
+        return await _hold(ports, handle, slot, client_id, slot_id, minutes, token)
+    except (SlotTaken, SlotHeld) as exc:
+        raise await _with_alternatives(ports, handle, slot, exc) from None
+
+
+async def _hold(
+    ports: BookingPorts,
+    handle: SourceHandle,
+    slot: GatewayId,
+    client_id: str,
+    slot_id: str,
+    minutes: int,
+    token: str | None,
+) -> Hold:
     lock_key = ports.keys.key("slot-lock", ports.sources.tenant.id, handle.id, slot.id)
     if not await _lock(ports.cache, lock_key):
         raise SlotTaken("the slot is being booked by someone else")
