@@ -103,6 +103,7 @@ async def bootstrap(
             holds=HoldStore(cache, keys, tenant_id),
             slots=slots[tenant_id],
             idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
+            deadline_seconds=settings.source_deadline_seconds,
             on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
         )
         for tenant_id, sources in tenants.items()

@@ -40,6 +40,12 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
             "description": "slot_taken, slot_held: up to three free slots to offer instead.",
             "items": {"$ref": "#/components/schemas/SlotOut"},
         },
+        "conflicts": {
+            "type": "array",
+            "description": "patient_conflict: the patient's other appointments then "
+            "(id, source, status, start, end, location).",
+            "items": {"type": "object"},
+        },
         "held_until": {
             "type": "string",
             "format": "date-time",
@@ -55,7 +61,7 @@ _EVERY_V1: dict[str, tuple[str, list[str]]] = {
     "403": ("The client lacks the scope, or its tenant is not configured.", ["forbidden"]),
     "422": (
         "The request is not valid (shape, range or combination of its parts).",
-        ["validation_error", "date_out_of_range"],
+        ["validation_error", "date_out_of_range", "overbook_unsupported"],
     ),
     "429": (
         "The client has too many requests in progress; retry after Retry-After.",
@@ -78,11 +84,20 @@ _WITH_BODY: dict[str, tuple[str, list[str]]] = {
 _NOT_FOUND = ("Not found: no such record (or not this tenant's).", ["not_found"])
 # Refusals only some operations give, by operation id.
 _CONFLICTS: dict[str, list[str]] = {
-    "bookAppointment": ["slot_taken", "slot_held", "slot_unavailable", "idempotency_conflict"],
+    "bookAppointment": [
+        "slot_taken",
+        "slot_held",
+        "slot_unavailable",
+        "patient_conflict",
+        "overbook_limit",
+        "idempotency_conflict",
+        "concurrent_update",
+    ],
     "rescheduleAppointment": [
         "slot_taken",
         "slot_held",
         "slot_unavailable",
+        "patient_conflict",
         "idempotency_conflict",
         "concurrent_update",
     ],

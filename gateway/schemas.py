@@ -23,6 +23,7 @@ __all__ = [
     "AppointmentOut",
     "BookingRequest",
     "CancelRequest",
+    "ConflictOut",
     "CoverageBadge",
     "CoverageBatchRequest",
     "CoverageCheckRequest",
@@ -141,6 +142,12 @@ class AppointmentOut(Appointment):
     coverage: CoverageBadge | None = None
 
 
+class ConflictOut(BaseModel):
+    """Two of a patient's appointments that overlap (the tenant's buffer included)."""
+
+    appointments: list[Appointment] = Field(min_length=2, max_length=2)
+
+
 class PractitionerOut(BaseModel):
     id: str
     source: str
@@ -175,6 +182,12 @@ class VisitTypeOut(BaseModel):
     schedules: int = 0
 
 
+class Override(_In):
+    """Why a desk books against a rule; the reason goes to the audit stream."""
+
+    reason: str = _text(500)
+
+
 class BookingRequest(_In):
     slot_id: str = _ID
     patient_id: str = _ID
@@ -184,6 +197,16 @@ class BookingRequest(_In):
         default=None,
         pattern=HOLD_TOKEN_PATTERN,
         description="The token of this client's hold on the slot (POST /v1/slots/{id}/hold).",
+    )
+    allow_conflict: Override | None = Field(
+        default=None,
+        description="Book although the patient has another appointment then (scope "
+        "appointments:override).",
+    )
+    overbook: Override | None = Field(
+        default=None,
+        description="Book a busy slot, within the tenant's overbook limit (scope "
+        "appointments:overbook).",
     )
 
 
@@ -209,6 +232,11 @@ class CancelRequest(_In):
 class RescheduleRequest(_In):
     slot_id: str = _ID
     reason: str = _text(500, "rescheduled")
+    allow_conflict: Override | None = Field(
+        default=None,
+        description="Book although the patient has another appointment then (scope "
+        "appointments:override).",
+    )
 
 
 class RescheduleResult(BaseModel):

@@ -47,6 +47,9 @@ Scope = Literal[
     "coverage:check",
     # Operators: /readyz with each tenant's and source's state.
     "operations:read",
+    # Book over the patient's other appointment (with a reason), overbook a busy slot.
+    "appointments:override",
+    "appointments:overbook",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -55,6 +58,8 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "appointments:write",
     "coverage:check",
     "operations:read",
+    "appointments:override",
+    "appointments:overbook",
 )
 
 
@@ -173,6 +178,11 @@ class TenantConfig(_Config):
     provider_name: str | None = None
     sources: list[SourceConfig] = Field(min_length=1)
     payers: list[PayerConfig] = Field(default_factory=list)
+    # Minutes around a booking that the patient's other appointments must keep clear of
+    # (e.g. travel time between the hospital's clinics); 0: only a real overlap.
+    conflict_buffer_minutes: int = Field(default=0, ge=0, le=240)
+    # Extra bookings a slot may take when a desk overbooks on purpose (with the scope).
+    overbook_limit: int = Field(default=1, ge=0, le=10)
 
     @model_validator(mode="after")
     def _unique_sources(self) -> TenantConfig:

@@ -25,6 +25,7 @@ from ..params import (
     GatewayIdQuery,
     SourceQuery,
 )
+from ..problems import ProblemError
 from ..schemas import (
     AppointmentOut,
     BookingRequest,
@@ -34,8 +35,10 @@ from ..schemas import (
     RescheduleResult,
     SourceStatusOut,
 )
+from ..security import Principal
 from ..services import appointments as queries
 from ..services import booking
+from ..services.booking import BookingAsk
 from ..services.desk_time import day_bounds, parse_desk_day, parse_desk_time
 from ..services.errors import InvalidRequest
 from ..services.worklist import WorklistQuery, day_worklist
@@ -43,6 +46,13 @@ from ..services.worklist import WorklistQuery, day_worklist
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 _Read = Depends(require_scope("appointments:read"))
 _Write = Depends(require_scope("appointments:write"))
+_CONFLICT_CHECK_HEADER = {
+    "Conflict-Check": {
+        "schema": {"type": "string"},
+        "description": "complete | overridden | partial; missing=<sources> that did not "
+        "answer the check of the patient's other appointments.",
+    }
+}
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -54,7 +64,28 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("", dependencies=[_Write], status_code=201, operation_id="bookAppointment")
+def _required(principal: Principal, scope: str, what: str) -> None:
+    if scope not in principal.scopes:
+        raise ProblemError(403, "forbidden", "Forbidden", f"{what} needs the scope {scope}")
+
+
+def _reasons(body: BookingRequest | RescheduleRequest) -> str | None:
+    """The reasons a desk gave for an exception, for the audit line."""
+    parts = []
+    if body.allow_conflict is not None:
+        parts.append(f"conflict allowed: {body.allow_conflict.reason}")
+    if isinstance(body, BookingRequest) and body.overbook is not None:
+        parts.append(f"overbooked: {body.overbook.reason}")
+    return "; ".join(parts) or None
+
+
+@router.post(
+    "",
+    dependencies=[_Write],
+    status_code=201,
+    operation_id="bookAppointment",
+    responses={201: {"headers": _CONFLICT_CHECK_HEADER}, 200: {"headers": _CONFLICT_CHECK_HEADER}},
+)
 async def book_appointment(
     request: Request,
     response: Response,
@@ -63,29 +94,53 @@ async def book_appointment(
     body: BookingRequest,
     idempotency_key: IdempotencyKey,
 ) -> Appointment:
-    """Book a free slot for a patient of the same EHR. Losing a race answers 409 slot_taken."""
-    note_audit(request, "appointment.book", patient_ids=[body.patient_id])
-    appointment, replayed = await booking.book(
+    """Book a free slot for a patient of the same EHR.
+
+    Refused with ``409 slot_taken`` or ``slot_held`` (another desk was first) and
+    ``409 patient_conflict`` (the patient has another appointment then, in any EHR that
+    knows them), each with up to three ``alternatives``. ``allow_conflict`` (scope
+    appointments:override) and ``overbook`` (scope appointments:overbook, within the
+    tenant's limit) book anyway, with the reason audited. ``Conflict-Check: partial``
+    says an EHR did not answer the conflict check."""
+    note_audit(request, "appointment.book", patient_ids=[body.patient_id], reason=_reasons(body))
+    if body.allow_conflict is not None:
+        _required(principal, "appointments:override", "allow_conflict")
+    if body.overbook is not None:
+        _required(principal, "appointments:overbook", "overbook")
+    booked = await booking.book(
         ports,
-        client_id=principal.client_id,
-        idempotency_key=idempotency_key,
-        slot_id=body.slot_id,
-        patient_id=body.patient_id,
-        reason=body.reason,
-        comment=body.comment,
-        hold_token=body.hold_token,
+        BookingAsk(
+            client_id=principal.client_id,
+            idempotency_key=idempotency_key,
+            slot_id=body.slot_id,
+            patient_id=body.patient_id,
+            reason=body.reason,
+            comment=body.comment,
+            hold_token=body.hold_token,
+            allow_conflict=body.allow_conflict.reason if body.allow_conflict else None,
+            overbook=body.overbook.reason if body.overbook else None,
+        ),
     )
+    appointment = booked.appointment
     note_audit(
         request,
         "appointment.book",
         patient_ids=[body.patient_id],
         sources=[appointment.source.source],
+        reason=_reasons(body),
     )
-    if replayed:
+    if booked.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/appointments/{appointment.id}"
+    response.headers["Conflict-Check"] = _conflict_header(booked)
     return appointment
+
+
+def _conflict_header(booked: booking.Booked) -> str:
+    if booked.missing:
+        return f"{booked.conflict_check}; missing={','.join(booked.missing)}"
+    return booked.conflict_check
 
 
 _DESK_TIME = (
@@ -227,9 +282,12 @@ async def reschedule_appointment(
     idempotency_key: IdempotencyKey,
 ) -> RescheduleResult:
     """Book the new slot first, then cancel the old appointment (a saga)."""
-    note_audit(request, "appointment.reschedule")
+    note_audit(request, "appointment.reschedule", reason=_reasons(body))
+    if body.allow_conflict is not None:
+        _required(principal, "appointments:override", "allow_conflict")
     new, previous = await booking.reschedule(
         ports,
+        allow_conflict=body.allow_conflict.reason if body.allow_conflict else None,
         client_id=principal.client_id,
         idempotency_key=idempotency_key,
         appointment_id=appointment_id,

@@ -1,17 +1,28 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from ..deps import RuntimeDep, TenantDep, require_scope
 from ..middleware import note_audit
-from ..params import FORBIDDEN_CHARACTERS, PARTIAL_DATE_PATTERN, GatewayIdPath, text
-from ..schemas import ListResponse, PatientOut, SourceStatusOut
+from ..params import (
+    DESK_TIME_PATTERN,
+    FORBIDDEN_CHARACTERS,
+    PARTIAL_DATE_PATTERN,
+    GatewayIdPath,
+    text,
+)
+from ..schemas import ConflictOut, ListResponse, PatientOut, SourceStatusOut
+from ..services import conflicts
 from ..services import patients as service
+from ..services.desk_time import parse_desk_time
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 _Read = Depends(require_scope("patients:read"))
+_AppointmentsRead = Depends(require_scope("appointments:read"))
+_DESK_TIME = "A date (YYYY-MM-DD) or a date and time on the tenant's wall clock."
 # system|value, both parts text.
 _IDENTIFIER = rf"^[^|{FORBIDDEN_CHARACTERS}]+\|[^{FORBIDDEN_CHARACTERS}]+$"
 
@@ -72,3 +83,43 @@ async def get_patient(
         sources=[s.source for s in statuses],
     )
     return patient
+
+
+@router.get(
+    "/{patient_id}/conflicts", dependencies=[_AppointmentsRead], operation_id="patientConflicts"
+)
+async def patient_conflicts(
+    request: Request,
+    runtime: RuntimeDep,
+    sources: TenantDep,
+    patient_id: GatewayIdPath,
+    start: Annotated[
+        str,
+        Query(alias="from", max_length=40, pattern=DESK_TIME_PATTERN, description=_DESK_TIME),
+    ],
+    end: Annotated[
+        str,
+        Query(
+            alias="to",
+            max_length=40,
+            pattern=DESK_TIME_PATTERN,
+            description=_DESK_TIME + " After from, at most the tenant's longest range later.",
+        ),
+    ],
+) -> ListResponse[ConflictOut]:
+    """Overlaps already on the books: the patient's appointments, in every EHR that knows
+    them, that overlap each other (widened by the tenant's buffer)."""
+    note_audit(request, "patient.conflicts", patient_ids=[patient_id])
+    zone = ZoneInfo(sources.tenant.time_zone)
+    pairs, statuses = await conflicts.patient_conflicts(
+        sources,
+        patient_id,
+        parse_desk_time("from", start, zone),
+        parse_desk_time("to", end, zone, end=True),
+        max_days=runtime.settings.max_date_range_days,
+        deadline_seconds=runtime.settings.source_deadline_seconds,
+    )
+    return ListResponse[ConflictOut](
+        items=[ConflictOut(appointments=[a, b]) for a, b in pairs],
+        sources=[SourceStatusOut(**vars(s)) for s in statuses],
+    )

@@ -14,6 +14,8 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidRequest",
     "NotFound",
+    "OverbookLimit",
+    "OverbookUnsupported",
     "RescheduleIncomplete",
     "ServiceError",
     "SlotHeld",
@@ -55,6 +57,16 @@ class SlotTaken(ServiceError):
 class SlotHeld(ServiceError):
     code = "slot_held"
     title = "Another desk is holding the slot"
+
+
+class OverbookLimit(ServiceError):
+    code = "overbook_limit"
+    title = "The slot has as many bookings as it may take"
+
+
+class OverbookUnsupported(ServiceError):
+    code = "overbook_unsupported"
+    title = "This EHR can't take an overbooking through the gateway"
 
 
 class SlotUnavailable(ServiceError):

@@ -16,6 +16,8 @@ API_KEY = "test-key-all-scopes"
 OPS_KEY = "test-key-operations"
 # Another desk of the same hospital (a second API client with the same scopes).
 SECOND_DESK_KEY = "test-key-second-desk"
+# A supervisor: may book over a conflict and overbook, with a reason.
+SUPERVISOR_KEY = "test-key-supervisor"
 READ_ONLY_KEY = "test-key-read-only"
 OTHER_TENANT_KEY = "test-key-other-tenant"
 
@@ -82,6 +84,20 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                 ],
             },
             {
+                "id": "supervisor",
+                "tenant": "general",
+                "key_sha256": hash_api_key(SUPERVISOR_KEY),
+                "scopes": [
+                    "patients:read",
+                    "slots:read",
+                    "appointments:read",
+                    "appointments:write",
+                    "appointments:override",
+                    "appointments:overbook",
+                    "coverage:check",
+                ],
+            },
+            {
                 "id": "ops",
                 "tenant": "general",
                 "key_sha256": hash_api_key(OPS_KEY),
@@ -115,6 +131,7 @@ async def clinic(
     slots: int = 3,
     family: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    hour: int = 14,
 ) -> dict[str, Any]:
     """A practitioner, a schedule with free 30-minute slots tomorrow, and one patient.
 
@@ -191,7 +208,7 @@ async def clinic(
             }
         )
         start = (datetime.now(UTC) + timedelta(days=1)).replace(
-            hour=14, minute=0, second=0, microsecond=0
+            hour=hour, minute=0, second=0, microsecond=0
         )
         made = []
         for i in range(slots):

@@ -50,6 +50,15 @@ def _patient_or_day(ctx: Any, case: Any) -> Any:
     return case
 
 
+def _from_to_within_limits(ctx: Any, case: Any) -> Any:
+    """``to`` after ``from``, at most the tenant's longest range later: whole days."""
+    query = _query(case)
+    if isinstance(query.get("from"), str):
+        query["from"] = query["from"][:10]
+        query["to"] = query["from"]
+    return case
+
+
 def _searchable(ctx: Any, case: Any) -> Any:
     """Identifier, family or phone; given only with family."""
     query = _query(case)
@@ -100,3 +109,4 @@ _hook("map_case").apply_to(operation_id="listAppointments")(_patient_or_day)
 _hook("map_case").apply_to(operation_id="searchPatients")(_searchable)
 _hook("map_case").apply_to(operation_id="searchPractitioners")(_name_or_specialty)
 _hook("map_case").apply_to(operation_id="checkCoverage")(_one_way_to_name_the_patient)
+_hook("map_case").apply_to(operation_id="patientConflicts")(_from_to_within_limits)

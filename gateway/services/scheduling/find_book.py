@@ -43,7 +43,7 @@ from mappers import GatewayId, InvalidId, MappingError, encode_id, from_fhir
 from mappers.model import Appointment, RecordRef, Slot
 from mappers.outbound import BOOKING_IDENTIFIER_SYSTEM, booking_identifier_value, cancel_patch
 
-from ..errors import InvalidRequest, SlotTaken, SlotUnavailable
+from ..errors import InvalidRequest, OverbookUnsupported, SlotTaken, SlotUnavailable
 from .port import BookingDetails, Offer, SlotWindow
 from .proposals import ProposalStore
 
@@ -273,6 +273,20 @@ class FindBookScheduler:
         )
         return Offer(slot, people, place)
 
+    async def slot_time(self, slot: GatewayId) -> tuple[datetime, datetime] | None:
+        """The proposal's period: the stored id-less one, or the temporary appointment read
+        back (None when the EHR won't show it)."""
+        try:
+            proposal = await self._proposal(slot)
+            if isinstance(proposal, str):
+                proposal = await self._client.read("Appointment", proposal)
+            record = from_fhir({**proposal, "id": slot.id}, source=self._source, expect=Appointment)
+        except (UpstreamError, MappingError, SlotUnavailable):
+            return None
+        if record.start is None or record.end is None:
+            return None
+        return record.start, record.end
+
     async def hold(self, slot: GatewayId, minutes: int) -> str | None:
         """POST [base]/Appointment/$hold where the EHR has it: the proposal becomes a
         ``pending`` Appointment (Argonaut OperationDefinition-appointment-hold), whose id
@@ -332,6 +346,9 @@ class FindBookScheduler:
         time: slot_taken. A vanished temporary appointment or other refusal answers
         slot_unavailable (search again).
         """
+        if details.overbook_limit is not None:
+            # $book books what $find offered; no vendor profile documents an overbooking.
+            raise OverbookUnsupported("this EHR books through $find/$book: overbook it there")
         # Epic's temporary appointment from $find (or a held one): $book takes its id; an
         # id-less proposal is sent whole, with the patient and our booking identifier.
         appointment = await self._proposal(slot)

@@ -57,6 +57,9 @@ class BookingDetails:
     comment: str | None = None
     # Upstream id of an appointment this booking replaces; sent only where ``can_rebook``.
     replaces: str | None = None
+    # Overbooking on purpose: how many extra bookings the slot may take (None: it must be
+    # free, as always).
+    overbook_limit: int | None = None
 
 
 class Scheduler(Protocol):
@@ -70,6 +73,10 @@ class Scheduler(Protocol):
 
     async def free_slots(self, window: SlotWindow) -> list[Offer]:
         """Free, bookable slots starting in the window, in the source's order."""
+        ...
+
+    async def slot_time(self, slot: GatewayId) -> tuple[datetime, datetime] | None:
+        """When ``slot`` is, as the EHR says now; None when it can't tell."""
         ...
 
     async def hold(self, slot: GatewayId, minutes: int) -> str | None:

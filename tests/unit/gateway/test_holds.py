@@ -116,12 +116,16 @@ async def test_a_refusal_offers_the_nearest_free_unheld_slots():
         c = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=5)
         other = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=1)
         ids = [encode_id("ehr-a", "Slot", s["id"]) for s in c["slots"]]
-        patient = encode_id("ehr-a", "Patient", c["patient"]["id"])
+        patients = {
+            "first": encode_id("ehr-a", "Patient", c["patient"]["id"]),
+            # Another person: the same one would be a patient_conflict, not slot_taken.
+            "second": encode_id("ehr-a", "Patient", other["patient"]["id"]),
+        }
 
         async def book(slot: str, key: str, n: str):
             return await gw.api.post(
                 "/v1/appointments",
-                json={"slot_id": slot, "patient_id": patient},
+                json={"slot_id": slot, "patient_id": patients.get(n, patients["second"])},
                 headers={**auth(key), "Idempotency-Key": f"alt-{n}"},
             )
 
