@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from mappers import encode_id
-from tests.support.gateway_env import API_KEY, auth, clinic, settings_for
+from tests.support.gateway_env import API_KEY, auth, clinic, patients, settings_for
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -82,12 +82,13 @@ async def test_fifty_concurrent_bookings_of_one_slot_one_wins(
         for port, proc in zip(ports, procs, strict=True):
             _wait_ready(port, proc)
         slot_id = encode_id("ehr-a", "Slot", c["slots"][0]["id"])
-        patient_id = encode_id("ehr-a", "Patient", c["patient"]["id"])
+        # Fifty people: one person asking twice would be a patient_conflict, not a slot race.
+        people = [encode_id("ehr-a", "Patient", p) for p in await patients(base_a, 50)]
 
         async def attempt(i: int, client: httpx.AsyncClient) -> httpx.Response:
             return await client.post(
                 "/v1/appointments",
-                json={"slot_id": slot_id, "patient_id": patient_id},
+                json={"slot_id": slot_id, "patient_id": people[i]},
                 headers={**auth(API_KEY), "Idempotency-Key": f"race-{c['run']}-{i}"},
             )
 

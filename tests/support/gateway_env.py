@@ -236,3 +236,29 @@ async def clinic(
         "start": start,
         "run": run,
     }
+
+
+async def patients(
+    base_url: str, count: int, *, transport: httpx.AsyncBaseTransport | None = None
+) -> list[str]:
+    """``count`` new patients in one transaction; their upstream ids, in order."""
+    run = uuid.uuid4().hex[:10]
+    entries = [
+        {
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+            "resource": {
+                "resourceType": "Patient",
+                "identifier": [{"system": "urn:test:mrn", "value": f"MRN-{run}-{i}"}],
+                "name": [{"family": f"Crowd{run}", "given": [f"Person{i}"]}],
+                "birthDate": "1990-01-01",
+            },
+            "request": {"method": "POST", "url": "Patient"},
+        }
+        for i in range(count)
+    ]
+    async with httpx.AsyncClient(transport=transport) as http:
+        fhir = FhirClient(base_url, http=http, source="fixture")
+        answer = await fhir.transaction(
+            {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        )
+    return [e["response"]["location"].split("/")[1] for e in answer["entry"]]
