@@ -35,17 +35,31 @@ class KitConfig:
 @dataclass
 class Subjects:
     """The records the search checks look for: the kit's own fixtures in write mode,
-    records found on the server in read-only mode (`owned` says which)."""
+    records found on the server in read-only mode (`owned` says which).
+
+    `known` is the answer key of the table-driven searches: every record of each type
+    the kit knows. A search must return each known record that satisfies its criteria,
+    and nothing that fails them.
+    """
 
     owned: bool = False
     patient: Resource | None = None
     # Patients sharing the main patient's family name (write mode: exactly these exist).
     namesakes: list[Resource] = field(default_factory=list)
+    # The Patient updated last (incremental reads: _lastUpdated, _history?_since).
+    recent: Resource | None = None
     schedule: Resource | None = None
     slots: list[Resource] = field(default_factory=list)  # every Slot of `schedule`
     appointment: Resource | None = None
     coverage: Resource | None = None
+    practitioner: Resource | None = None
+    location: Resource | None = None
+    role: Resource | None = None  # a PractitionerRole with practitioner, location, specialty
+    known: dict[str, list[Resource]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # why some could not be found
+
+    def of_type(self, resource_type: str) -> list[Resource]:
+        return self.known.get(resource_type, [])
 
 
 @dataclass
@@ -78,6 +92,11 @@ class RunContext:
             why = "; ".join(self.subjects.problems) or "none found"
             raise CheckSkipped(f"no {what} to test with ({why})")
         return value
+
+    def subject(self, key: str) -> Resource:
+        """The subject named `key` (a `Subjects` field), or skip the check."""
+        value = getattr(self.subjects, key)
+        return self.need(value if isinstance(value, dict) else None, key)
 
     async def page(self, resource_type: str, params: list[tuple[str, str]]) -> SearchPage:
         """One search page through the connector (no page walking: checks decide that)."""

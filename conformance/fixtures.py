@@ -174,6 +174,7 @@ async def load_fixtures(ctx: RunContext) -> None:
         slots=stored.get("Slot", []),
         appointment=_first(stored.get("Appointment")),
         coverage=_first(stored.get("Coverage")),
+        known=stored,
     )
 
 
@@ -257,6 +258,10 @@ async def discover(ctx: RunContext) -> None:
         [("_count", "50")],
         lambda r: str((r.get("beneficiary") or {}).get("reference", "")).startswith("Patient/"),
     )
+    for found in (subjects.patient, subjects.schedule, subjects.appointment, subjects.coverage):
+        if found is not None:
+            subjects.known.setdefault(str(found["resourceType"]), []).append(found)
+    subjects.known["Slot"] = list(subjects.slots)
     ctx.subjects = subjects
 
 
