@@ -22,6 +22,26 @@ class Defect(StrEnum):
     STALE_IF_MATCH_OK = "stale-if-match-ok"
     INVALID_RESOURCE = "invalid-resource"
     CAPABILITY_OMITS_PARAM = "capability-omits-param"
+    IGNORE_IF_NONE_EXIST = "ignore-if-none-exist"
+    ACCEPT_IMPOSSIBLE_STATUS = "accept-impossible-status"
+    REFUSE_NOSHOW = "refuse-noshow"
+
+
+# Appointment.status, R4 (required binding).
+APPOINTMENT_STATUSES = frozenset(
+    {
+        "proposed",
+        "pending",
+        "booked",
+        "arrived",
+        "fulfilled",
+        "cancelled",
+        "noshow",
+        "entered-in-error",
+        "checked-in",
+        "waitlist",
+    }
+)
 
 
 class DefectProxy(httpx.AsyncBaseTransport):
@@ -33,6 +53,9 @@ class DefectProxy(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         request = await self._rewrite_request(request)
+        refusal = await self._refuse(request)
+        if refusal is not None:
+            return refusal
         response = await self.inner.handle_async_request(request)
         body = await response.aread()
         await response.aclose()
@@ -62,12 +85,34 @@ class DefectProxy(httpx.AsyncBaseTransport):
             )
         if self.defect is Defect.STALE_IF_MATCH_OK and request.method == "PUT":
             # The server ignores If-Match: every update wins, stale or not.
-            headers = httpx.Headers(request.headers)
-            headers.pop("if-match", None)
-            content = await request.aread()
-            headers.pop("content-length", None)
-            return httpx.Request("PUT", request.url, headers=headers, content=content)
+            return await _without_header(request, "if-match")
+        if self.defect is Defect.IGNORE_IF_NONE_EXIST and request.method == "POST":
+            # Every create creates: a registration retried makes a duplicate patient.
+            return await _without_header(request, "if-none-exist")
+        if self.defect is Defect.ACCEPT_IMPOSSIBLE_STATUS and request.method in ("PUT", "POST"):
+            # The server takes any status and stores something else (as if mapped to a
+            # local code), answering success.
+            doc = _json(await request.aread())
+            if (
+                doc.get("resourceType") == "Appointment"
+                and doc.get("status") not in APPOINTMENT_STATUSES
+            ):
+                doc["status"] = "booked"
+                headers = httpx.Headers(request.headers)
+                headers.pop("content-length", None)
+                return httpx.Request(
+                    request.method, request.url, headers=headers, content=json.dumps(doc).encode()
+                )
         return request
+
+    async def _refuse(self, request: httpx.Request) -> httpx.Response | None:
+        """An answer made up by the proxy, or None to let the server answer."""
+        if self.defect is Defect.REFUSE_NOSHOW and request.method == "PUT":
+            # Like a vendor whose workflow has no no-show move (cf. Oracle Health's list).
+            doc = _json(await request.aread())
+            if doc.get("resourceType") == "Appointment" and doc.get("status") == "noshow":
+                return _outcome(422, "business-rule", "status transition not allowed")
+        return None
 
     def _rewrite_body(self, request: httpx.Request, body: bytes) -> bytes | None:
         try:
@@ -107,3 +152,29 @@ class DefectProxy(httpx.AsyncBaseTransport):
         else:
             return None
         return json.dumps(doc).encode()
+
+
+async def _without_header(request: httpx.Request, name: str) -> httpx.Request:
+    headers = httpx.Headers(request.headers)
+    headers.pop(name, None)
+    content = await request.aread()
+    headers.pop("content-length", None)
+    return httpx.Request(request.method, request.url, headers=headers, content=content)
+
+
+def _json(content: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(content)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _outcome(status: int, code: str, text: str) -> httpx.Response:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": text}],
+    }
+    return httpx.Response(
+        status, json=body, headers={"Content-Type": "application/fhir+json;charset=UTF-8"}
+    )

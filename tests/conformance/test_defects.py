@@ -19,6 +19,9 @@ CAUGHT_BY = {
     Defect.STALE_IF_MATCH_OK: "write.stale-if-match",
     Defect.INVALID_RESOURCE: "payloads.r4-valid",
     Defect.CAPABILITY_OMITS_PARAM: "capability.search-params",
+    Defect.IGNORE_IF_NONE_EXIST: "write.conditional-create",
+    Defect.ACCEPT_IMPOSSIBLE_STATUS: "write.appointment-invalid-status",
+    Defect.REFUSE_NOSHOW: "write.appointment-noshow",
 }
 
 
