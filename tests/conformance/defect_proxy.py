@@ -25,6 +25,7 @@ class Defect(StrEnum):
     IGNORE_IF_NONE_EXIST = "ignore-if-none-exist"
     ACCEPT_IMPOSSIBLE_STATUS = "accept-impossible-status"
     REFUSE_NOSHOW = "refuse-noshow"
+    OUTCOMELESS_ERRORS = "outcomeless-errors"
 
 
 # Appointment.status, R4 (required binding).
@@ -59,8 +60,12 @@ class DefectProxy(httpx.AsyncBaseTransport):
         response = await self.inner.handle_async_request(request)
         body = await response.aread()
         await response.aclose()
-        changed = self._rewrite_body(request, body)
         headers = httpx.Headers(response.headers)
+        if self.defect is Defect.OUTCOMELESS_ERRORS and response.status_code >= 400:
+            # An error page from a proxy or a framework, not the FHIR server's outcome.
+            headers["content-type"] = "text/html"
+            body = b"<html><body><h1>Request failed</h1></body></html>"
+        changed = self._rewrite_body(request, body)
         if changed is not None:
             body = changed
             for name in ("content-encoding", "content-length", "transfer-encoding"):
@@ -69,6 +74,8 @@ class DefectProxy(httpx.AsyncBaseTransport):
             # aread() decoded it: don't let the client decode it again.
             for name in ("content-encoding", "content-length"):
                 headers.pop(name, None)
+        if "content-length" in headers:
+            headers["content-length"] = str(len(body))
         return httpx.Response(response.status_code, headers=headers, content=body, request=request)
 
     async def aclose(self) -> None:

@@ -22,6 +22,7 @@ CAUGHT_BY = {
     Defect.IGNORE_IF_NONE_EXIST: "write.conditional-create",
     Defect.ACCEPT_IMPOSSIBLE_STATUS: "write.appointment-invalid-status",
     Defect.REFUSE_NOSHOW: "write.appointment-noshow",
+    Defect.OUTCOMELESS_ERRORS: "errors.operation-outcome",
 }
 
 
