@@ -26,11 +26,20 @@ def registrar(into: list[Check], group: str) -> Callable[..., Callable[[CheckBod
 
 def all_checks() -> list[Check]:
     # Imported here so importing the package stays cheap and cycle-free.
-    from conformance.checks import capability, errors, payloads, search, timing, write
+    from conformance.checks import (
+        capability,
+        directory,
+        errors,
+        payloads,
+        search,
+        timing,
+        write,
+    )
 
     return [
         *capability.CHECKS,
         *search.CHECKS,
+        *directory.CHECKS,
         *write.CHECKS,
         *errors.CHECKS,
         *payloads.CHECKS,

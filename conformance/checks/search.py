@@ -124,6 +124,19 @@ CASES: list[SearchCase] = [
         ),
     ),
     SearchCase(
+        "search.appointment-status",
+        "Appointment?patient=&status= finds a patient's appointments in one status",
+        "appointment.html#search",
+        "Appointment",
+        queries=(
+            (
+                reference("patient", "participant.actor", picks.patient_participant("appointment")),
+                token("status", "status", picks.element("appointment", "status"), shown=True),
+            ),
+        ),
+        about=("status",),
+    ),
+    SearchCase(
         "search.coverage-beneficiary",
         "Coverage?beneficiary= finds a patient's coverage",
         "coverage.html#search",

@@ -127,8 +127,8 @@ async def run_case(ctx: RunContext, case: SearchCase) -> list[str]:
             refs = sorted({f"{r.get('resourceType')}/{r.get('id')}" for r in included})
             fail_unless(ref in refs, f"{ref} not among the included entries {refs[:10]}")
         notes.append(
-            f"{case.resource}?{shown}: {len(found)} result(s), all matching, "
-            f"{len(expected)} known record(s) among them"
+            f"{case.resource}?{shown}: {len(found)} result(s), all matching; "
+            f"the {len(expected)} known match(es) among them"
         )
     return notes
 

@@ -26,6 +26,8 @@ class Defect(StrEnum):
     ACCEPT_IMPOSSIBLE_STATUS = "accept-impossible-status"
     REFUSE_NOSHOW = "refuse-noshow"
     OUTCOMELESS_ERRORS = "outcomeless-errors"
+    DROP_SPECIALTY_FILTER = "drop-specialty-filter"
+    CAPABILITY_OMITS_SPECIALTY = "capability-omits-specialty"
 
 
 # Appointment.status, R4 (required binding).
@@ -45,10 +47,28 @@ APPOINTMENT_STATUSES = frozenset(
 )
 
 
+# The search parameter a CapabilityStatement leaves out: (resource type, parameter).
+_OMITTED = {
+    Defect.CAPABILITY_OMITS_PARAM: ("Patient", "birthdate"),
+    Defect.CAPABILITY_OMITS_SPECIALTY: ("PractitionerRole", "specialty"),
+}
+
+
 class DefectProxy(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport, defect: Defect) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        defect: Defect | None = None,
+        *,
+        ignore: tuple[str, str] | None = None,
+    ) -> None:
+        """`defect`, or `ignore=(resource type, parameter)`: the server ignores that search
+        parameter of that type (as an undeclared one is ignored with handling=lenient)."""
         self.inner = inner
         self.defect = defect
+        self.ignore = ignore
+        if defect is Defect.DROP_SPECIALTY_FILTER:
+            self.ignore = ("PractitionerRole", "specialty")
         # REPEAT_ENTRY_ACROSS_PAGES: the last entry of the page each next link came from.
         self._carried: dict[str, dict[str, Any]] = {}
 
@@ -82,6 +102,17 @@ class DefectProxy(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
     async def _rewrite_request(self, request: httpx.Request) -> httpx.Request:
+        if self.ignore is not None and request.method == "GET":
+            rtype, name = self.ignore
+            if request.url.path.rstrip("/").endswith(f"/{rtype}"):
+                params = [
+                    (k, v)
+                    for k, v in request.url.params.multi_items()
+                    if k.split(":", 1)[0] != name
+                ]
+                return httpx.Request(
+                    "GET", request.url.copy_with(params=params), headers=request.headers
+                )
         if self.defect is Defect.IGNORE_GE_PREFIX and request.method == "GET":
             params = [
                 (k, v[2:] if v.startswith("ge") and v[2:3].isdigit() else v)
@@ -129,12 +160,13 @@ class DefectProxy(httpx.AsyncBaseTransport):
         if not isinstance(doc, dict):
             return None
         rtype = doc.get("resourceType")
-        if self.defect is Defect.CAPABILITY_OMITS_PARAM and rtype == "CapabilityStatement":
+        omitted = _OMITTED.get(self.defect) if self.defect is not None else None
+        if omitted is not None and rtype == "CapabilityStatement":
             for rest in doc.get("rest") or ():
                 for res in rest.get("resource") or ():
-                    if res.get("type") == "Patient":
+                    if res.get("type") == omitted[0]:
                         res["searchParam"] = [
-                            p for p in res.get("searchParam") or () if p.get("name") != "birthdate"
+                            p for p in res.get("searchParam") or () if p.get("name") != omitted[1]
                         ]
             return json.dumps(doc).encode()
         if rtype != "Bundle" or doc.get("type") != "searchset":

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from conformance import KitConfig, Mode, run_kit
+from conformance.checks import directory, search
 from connectors import PROFILES
 from tests.conformance.conftest import blocking
 from tests.conformance.defect_proxy import Defect, DefectProxy
@@ -23,7 +24,16 @@ CAUGHT_BY = {
     Defect.ACCEPT_IMPOSSIBLE_STATUS: "write.appointment-invalid-status",
     Defect.REFUSE_NOSHOW: "write.appointment-noshow",
     Defect.OUTCOMELESS_ERRORS: "errors.operation-outcome",
+    Defect.DROP_SPECIALTY_FILTER: "directory.practitionerrole-specialty",
+    Defect.CAPABILITY_OMITS_SPECIALTY: "capability.directory",
 }
+
+# Every table-driven search row, and each parameter it is about.
+SEARCH_ROWS = [
+    pytest.param(case.id, case.resource, name, id=f"{case.id}:{name}")
+    for case in [*search.CASES, *directory.CASES]
+    for name in case.parameters
+]
 
 
 @pytest.mark.parametrize("defect", list(Defect))
@@ -38,10 +48,19 @@ async def test_defect_fails_exactly_its_check(hapi_base_urls, defect):
 
 
 async def test_without_a_defect_the_proxy_is_transparent(hapi_base_urls):
-    class NoDefect(DefectProxy):
-        def _rewrite_body(self, request, body):
-            return None
-
-    proxy = NoDefect(httpx.AsyncHTTPTransport(), Defect.DROP_NEXT_LINKS)
+    proxy = DefectProxy(httpx.AsyncHTTPTransport())
     config = KitConfig(hapi_base_urls[0], profile=PROFILES["hapi"], mode=Mode.WRITE)
     assert blocking(await run_kit(config, transport=proxy)) == set()
+
+
+@pytest.mark.parametrize(("check_id", "resource_type", "parameter"), SEARCH_ROWS)
+async def test_each_search_row_catches_a_server_ignoring_its_parameter(
+    hapi_base_urls, check_id, resource_type, parameter
+):
+    proxy = DefectProxy(httpx.AsyncHTTPTransport(), ignore=(resource_type, parameter))
+    config = KitConfig(
+        hapi_base_urls[0], profile=PROFILES["hapi"], mode=Mode.WRITE, only=frozenset({check_id})
+    )
+    report = await run_kit(config, transport=proxy)
+    assert blocking(report) == {check_id}
+    assert report.leftovers == []
