@@ -28,6 +28,8 @@ class Defect(StrEnum):
     OUTCOMELESS_ERRORS = "outcomeless-errors"
     DROP_SPECIALTY_FILTER = "drop-specialty-filter"
     CAPABILITY_OMITS_SPECIALTY = "capability-omits-specialty"
+    IGNORE_LAST_UPDATED = "ignore-last-updated"
+    IGNORE_SINCE = "ignore-since"
 
 
 # Appointment.status, R4 (required binding).
@@ -54,6 +56,14 @@ _OMITTED = {
 }
 
 
+# Defects that are a parameter the server ignores: (path after the base, parameter).
+_IGNORED = {
+    Defect.DROP_SPECIALTY_FILTER: ("PractitionerRole", "specialty"),
+    Defect.IGNORE_LAST_UPDATED: ("Patient", "_lastUpdated"),
+    Defect.IGNORE_SINCE: ("Patient/_history", "_since"),
+}
+
+
 class DefectProxy(httpx.AsyncBaseTransport):
     def __init__(
         self,
@@ -62,13 +72,11 @@ class DefectProxy(httpx.AsyncBaseTransport):
         *,
         ignore: tuple[str, str] | None = None,
     ) -> None:
-        """`defect`, or `ignore=(resource type, parameter)`: the server ignores that search
-        parameter of that type (as an undeclared one is ignored with handling=lenient)."""
+        """`defect`, or `ignore=(path, parameter)`: the server ignores that parameter on
+        GET [base]/{path} (as an undeclared one is ignored with handling=lenient)."""
         self.inner = inner
         self.defect = defect
-        self.ignore = ignore
-        if defect is Defect.DROP_SPECIALTY_FILTER:
-            self.ignore = ("PractitionerRole", "specialty")
+        self.ignore = _IGNORED.get(defect) if defect is not None else ignore
         # REPEAT_ENTRY_ACROSS_PAGES: the last entry of the page each next link came from.
         self._carried: dict[str, dict[str, Any]] = {}
 
@@ -103,8 +111,8 @@ class DefectProxy(httpx.AsyncBaseTransport):
 
     async def _rewrite_request(self, request: httpx.Request) -> httpx.Request:
         if self.ignore is not None and request.method == "GET":
-            rtype, name = self.ignore
-            if request.url.path.rstrip("/").endswith(f"/{rtype}"):
+            path, name = self.ignore
+            if request.url.path.rstrip("/").endswith(f"/{path}"):
                 params = [
                     (k, v)
                     for k, v in request.url.params.multi_items()

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from conformance import KitConfig, Mode, run_kit
-from conformance.checks import directory, search
+from conformance.checks import directory, incremental, search
 from connectors import PROFILES
 from tests.conformance.conftest import blocking
 from tests.conformance.defect_proxy import Defect, DefectProxy
@@ -26,12 +26,14 @@ CAUGHT_BY = {
     Defect.OUTCOMELESS_ERRORS: "errors.operation-outcome",
     Defect.DROP_SPECIALTY_FILTER: "directory.practitionerrole-specialty",
     Defect.CAPABILITY_OMITS_SPECIALTY: "capability.directory",
+    Defect.IGNORE_LAST_UPDATED: "incremental.last-updated",
+    Defect.IGNORE_SINCE: "incremental.history-since",
 }
 
 # Every table-driven search row, and each parameter it is about.
 SEARCH_ROWS = [
     pytest.param(case.id, case.resource, name, id=f"{case.id}:{name}")
-    for case in [*search.CASES, *directory.CASES]
+    for case in [*search.CASES, *directory.CASES, *incremental.CASES]
     for name in case.parameters
 ]
 
