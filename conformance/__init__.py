@@ -5,7 +5,7 @@ through `connectors.FhirClient` and raw httpx probes; every exchange is recorded
 evidence. Reports: console (rich), JSON, JUnit XML, HTML. See README "Conformance kit".
 """
 
-from conformance.context import KitConfig
+from conformance.context import KitConfig, SmartCredentials
 from conformance.model import Check, CheckResult, Exchange, Mode, Severity, Status
 from conformance.runner import Report, run_kit
 
@@ -17,6 +17,7 @@ __all__ = [
     "Mode",
     "Report",
     "Severity",
+    "SmartCredentials",
     "Status",
     "run_kit",
 ]

@@ -34,6 +34,7 @@ def all_checks() -> list[Check]:
         operations,
         payloads,
         search,
+        smart,
         timing,
         write,
     )
@@ -45,6 +46,7 @@ def all_checks() -> list[Check]:
         *incremental.CHECKS,
         *write.CHECKS,
         *operations.CHECKS,
+        *smart.CHECKS,
         *errors.CHECKS,
         *payloads.CHECKS,
         *timing.CHECKS,
