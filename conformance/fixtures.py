@@ -240,12 +240,19 @@ async def _touch(ctx: RunContext, patient: Resource) -> Resource:
 
 
 async def cleanup(ctx: RunContext) -> list[str]:
-    """Delete what the kit created; returns what could not be deleted."""
+    """Delete what the kit created; returns what could not be deleted.
+
+    One transaction of DELETEs (references among the fixtures are checked at its end);
+    should the server refuse it, one DELETE at a time, dependents first."""
     leftovers: list[str] = []
     order = {t: i for i, t in enumerate(_DELETE_ORDER)}
-    for rtype, rid in sorted(
-        reversed(ctx.created), key=lambda item: order.get(item[0], len(order))
-    ):
+    targets = sorted(reversed(ctx.created), key=lambda item: order.get(item[0], len(order)))
+    if not targets:
+        return leftovers
+    if await _delete_together(ctx, targets):
+        ctx.created.clear()
+        return leftovers
+    for rtype, rid in targets:
         try:
             await ctx.fhir.delete(rtype, rid)
         except UpstreamError as exc:
@@ -253,6 +260,21 @@ async def cleanup(ctx: RunContext) -> list[str]:
                 leftovers.append(f"{rtype}/{rid}: {exc}")
     ctx.created.clear()
     return leftovers
+
+
+async def _delete_together(ctx: RunContext, targets: list[tuple[str, str]]) -> bool:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"request": {"method": "DELETE", "url": f"{rtype}/{rid}"}} for rtype, rid in targets
+        ],
+    }
+    try:
+        await ctx.fhir.transaction(bundle)
+    except UpstreamError:
+        return False  # the caller deletes one at a time and reports each failure
+    return True
 
 
 async def delete_tagged(fhir: FhirClient, run_id: str) -> int:

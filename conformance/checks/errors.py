@@ -132,7 +132,17 @@ def _case_body(case: ErrorCase) -> Callable[[RunContext], Any]:
 
 
 CHECKS: list[Check] = [
-    Check(c.id, "errors", c.title, c.severity, c.spec, _case_body(c)) for c in CASES
+    # A row whose every probe writes runs in write mode only.
+    Check(
+        c.id,
+        "errors",
+        c.title,
+        c.severity,
+        c.spec,
+        _case_body(c),
+        write_only=all(p.write for p in c.probes),
+    )
+    for c in CASES
 ]
 check = registrar(CHECKS, "errors")
 
