@@ -20,6 +20,7 @@ __all__ = ["APPOINTMENT_STATUSES", "Defect", "DefectProxy"]
 
 class Defect(StrEnum):
     # capability
+    METADATA_WRONG_TYPE = "metadata-wrong-type"
     STU3_VERSION = "stu3-version"
     CAPABILITY_OMITS_PARAM = "capability-omits-param"
     CAPABILITY_OMITS_SLOT_UPDATE = "capability-omits-slot-update"
@@ -49,6 +50,7 @@ class Defect(StrEnum):
     ACCEPT_TYPE_MISMATCH = "accept-type-mismatch"
     OUTCOMELESS_ERRORS = "outcomeless-errors"
     INVALID_RESOURCE = "invalid-resource"
+    COVERAGE_WITHOUT_STATUS = "coverage-without-status"
 
 
 # Appointment.status, R4 (required binding).
@@ -122,6 +124,8 @@ class DefectProxy(httpx.AsyncBaseTransport):
         changed = self._rewrite_body(request, body)
         if changed is not None:
             body = changed
+        if self.defect is Defect.METADATA_WRONG_TYPE and request.url.path.endswith("/metadata"):
+            headers["content-type"] = "text/plain"  # JSON, labelled as something else
         # aread() decoded any encoding: don't let the client decode it again.
         for name in ("content-encoding", "transfer-encoding"):
             headers.pop(name, None)
@@ -259,6 +263,11 @@ class DefectProxy(httpx.AsyncBaseTransport):
                 resource = entry.get("resource") or {}
                 if resource.get("resourceType") == "Patient":
                     resource["favouriteColour"] = "blue"  # not an element of Patient
+        elif self.defect is Defect.COVERAGE_WITHOUT_STATUS:
+            for entry in doc.get("entry") or ():
+                resource = entry.get("resource") or {}
+                if resource.get("resourceType") == "Coverage":
+                    resource.pop("status", None)  # required (1..1), and the desk needs it
         else:
             return None
         return json.dumps(doc).encode()

@@ -43,6 +43,7 @@ class SmartDefect(StrEnum):
     REPLAY_ACCEPTED = "replay-accepted"  # jti never remembered
     ANY_KEY_ACCEPTED = "any-key-accepted"  # signature never verified
     OPEN_WITHOUT_TOKEN = "open-without-token"  # the FHIR API answers anyone
+    TOKEN_WITHOUT_EXPIRY = "token-without-expiry"  # no expires_in: the client can't plan
 
 
 class SmartGuard:
@@ -121,12 +122,15 @@ class SmartGuard:
             return 401, {"error": "invalid_client", "error_description": why}
         token = secrets.token_urlsafe(24)
         self.tokens[token] = time.time() + 300
-        return 200, {
+        answer: dict[str, Any] = {
             "access_token": token,
             "token_type": "bearer",
             "expires_in": 300,
             "scope": form.get("scope", ""),
         }
+        if self.defect is SmartDefect.TOKEN_WITHOUT_EXPIRY:
+            del answer["expires_in"]
+        return 200, answer
 
     def _invalid(self, form: dict[str, str], token_url: str) -> str | None:
         """Why the client assertion is not acceptable, or None."""

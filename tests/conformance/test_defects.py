@@ -14,8 +14,10 @@ from tests.conformance.defect_proxy import Defect, DefectProxy
 pytestmark = pytest.mark.hapi
 
 # Each defect and the check(s) that must fail: one, except where the defect breaks two
-# behaviours (a server ignoring _count pages wrongly too).
+# behaviours (a server ignoring _count pages wrongly too; a resource without a required
+# element is both invalid and unmappable).
 CAUGHT_BY: dict[Defect, set[str]] = {
+    Defect.METADATA_WRONG_TYPE: {"capability.metadata"},
     Defect.STU3_VERSION: {"capability.fhir-version"},
     Defect.CAPABILITY_OMITS_PARAM: {"capability.search-params"},
     Defect.CAPABILITY_OMITS_SLOT_UPDATE: {"capability.resources"},
@@ -42,6 +44,8 @@ CAUGHT_BY: dict[Defect, set[str]] = {
     Defect.ACCEPT_TYPE_MISMATCH: {"errors.type-mismatch"},
     Defect.OUTCOMELESS_ERRORS: {"errors.operation-outcome"},
     Defect.INVALID_RESOURCE: {"payloads.r4-valid"},
+    # Invalid FHIR that the mappers cannot use either.
+    Defect.COVERAGE_WITHOUT_STATUS: {"payloads.r4-valid", "payloads.maps"},
 }
 
 # Each Appointment status move row, and a status in it a server could refuse.

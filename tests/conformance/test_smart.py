@@ -40,6 +40,7 @@ CAUGHT_BY = {
     SmartDefect.REPLAY_ACCEPTED: "smart.assertion-replay",
     SmartDefect.ANY_KEY_ACCEPTED: "smart.unregistered-key",
     SmartDefect.OPEN_WITHOUT_TOKEN: "smart.token-required",
+    SmartDefect.TOKEN_WITHOUT_EXPIRY: "smart.token",
 }
 
 
