@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from conformance.context import TAG_SYSTEM, Resource, RunContext, Subjects
@@ -208,8 +208,8 @@ async def load_fixtures(ctx: RunContext) -> None:
     ctx.created.extend(ids)
     # Read the stored versions: what the server made of them is what searches return.
     stored: dict[str, list[Resource]] = {}
-    for rtype, rid in ids:
-        stored.setdefault(rtype, []).append(await ctx.fhir.read(rtype, rid))
+    for resource in await asyncio.gather(*(ctx.fhir.read(rtype, rid) for rtype, rid in ids)):
+        stored.setdefault(str(resource["resourceType"]), []).append(resource)
     patients = stored.get("Patient", [])
     if patients:
         patients[0] = await _touch(ctx, patients[0])
@@ -355,10 +355,13 @@ async def discover(ctx: RunContext) -> None:
             and _has_coding(r.get("specialty"))
         ),
     )
-    # The last patient changed: incremental reads since its change stay short.
+    # The last patient changed: incremental reads since its change stay short. On a
+    # server in use, one left alone for a while, so other writers don't delete it mid-run
+    # (records under --scope-tag are the caller's own).
+    settled = [] if ctx.config.scope_tag else [("_lastUpdated", f"lt{_minutes_ago(1)}")]
     subjects.recent = await first(
         "Patient",
-        [("_sort", "-_lastUpdated"), ("_count", "20")],
+        [("_sort", "-_lastUpdated"), ("_count", "20"), *settled],
         lambda r: family_of(r) is not None and bool((r.get("meta") or {}).get("lastUpdated")),
     )
     for found in (
@@ -384,6 +387,11 @@ async def discover(ctx: RunContext) -> None:
 
 def _first(items: list[Resource] | None) -> Resource | None:
     return items[0] if items else None
+
+
+def _minutes_ago(minutes: int) -> str:
+    moment = datetime.now(UTC) - timedelta(minutes=minutes)
+    return moment.isoformat(timespec="seconds")
 
 
 def _has_coding(concepts: Any) -> bool:

@@ -53,7 +53,7 @@ async def _require(ctx: RunContext, *operations: str) -> None:
                     for o in res.get("operation") or ()
                     if isinstance(o, dict)
                 }
-    missing = [op for op in operations if op.lstrip("$") not in declared]
+    missing = ["$" + op.lstrip("$") for op in operations if op.lstrip("$") not in declared]
     if missing:
         raise CheckSkipped(
             f"Appointment/{', '.join(missing)} not declared in the CapabilityStatement"
