@@ -9,12 +9,17 @@ search has a record it must return and one it must not.
 from __future__ import annotations
 
 from conformance.checks import picks
-from conformance.checks.search_engine import SearchCase, as_checks, reference, string, token
+from conformance.checks.search_engine import (
+    NAME_PARTS,
+    SearchCase,
+    as_checks,
+    reference,
+    string,
+    token,
+)
 from conformance.model import Check
 
 __all__ = ["CASES", "CHECKS"]
-
-NAME_PARTS = ("name.family", "name.given", "name.prefix", "name.suffix", "name.text")
 
 CASES: list[SearchCase] = [
     SearchCase(

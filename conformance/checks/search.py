@@ -14,7 +14,15 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from conformance.checks import picks, registrar
-from conformance.checks.search_engine import SearchCase, as_checks, date, reference, string, token
+from conformance.checks.search_engine import (
+    NAME_PARTS,
+    SearchCase,
+    as_checks,
+    date,
+    reference,
+    string,
+    token,
+)
 from conformance.context import Resource, RunContext, fail_unless
 from conformance.fixtures import family_of
 from conformance.model import Check, CheckFailed, CheckSkipped, Severity
@@ -23,9 +31,6 @@ from connectors.search import check_next_link
 __all__ = ["CASES", "CHECKS"]
 
 Params = list[tuple[str, str]]
-
-# Every HumanName part a `name` search looks at.
-NAME_PARTS = ("name.family", "name.given", "name.prefix", "name.suffix", "name.text")
 
 CASES: list[SearchCase] = [
     SearchCase(

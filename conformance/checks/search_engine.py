@@ -35,6 +35,7 @@ from connectors import SearchPage
 from mappers.fhir_dates import interval
 
 __all__ = [
+    "NAME_PARTS",
     "Criterion",
     "SearchCase",
     "as_checks",
@@ -47,6 +48,9 @@ __all__ = [
 
 Pick = Callable[[RunContext], str]
 Judge = Callable[[Resource, str], bool]
+
+# Every HumanName part a `name` search looks at (Patient, Practitioner).
+NAME_PARTS = ("name.family", "name.given", "name.prefix", "name.suffix", "name.text")
 
 # Enough for any owned answer; read-only subjects may sit deeper on a busy server.
 PAGE_SIZE = 200

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.checks import directory, incremental, search
-from conformance.checks.search_engine import Criterion, date, reference, string, token, values_at
+from conformance.checks.search_engine import (
+    NAME_PARTS,
+    Criterion,
+    date,
+    reference,
+    string,
+    token,
+    values_at,
+)
 from conformance.context import RunContext
 
 
@@ -41,7 +49,7 @@ def test_token_where_keeps_only_the_chosen_contact_points():
 
 
 def test_string_is_a_case_and_accent_insensitive_prefix_of_any_part():
-    name = string("name", search.NAME_PARTS, never)
+    name = string("name", NAME_PARTS, never)
     patient = {"name": [{"family": "Núñez", "given": ["Ana", "María"]}]}
     assert judge(name, patient, "nun")
     assert judge(name, patient, "MARI")
