@@ -361,7 +361,7 @@ async def discover(ctx: RunContext) -> None:
     settled = [] if ctx.config.scope_tag else [("_lastUpdated", f"lt{_minutes_ago(1)}")]
     subjects.recent = await first(
         "Patient",
-        [("_sort", "-_lastUpdated"), ("_count", "20"), *settled],
+        [("family:missing", "false"), ("_sort", "-_lastUpdated"), ("_count", "20"), *settled],
         lambda r: family_of(r) is not None and bool((r.get("meta") or {}).get("lastUpdated")),
     )
     for found in (

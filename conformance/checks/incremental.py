@@ -1,13 +1,16 @@
 """Incremental reads: what changed since a sync, the way the person index keeps up with
 an EHR (paged search by `_lastUpdated`, or the history since an instant).
 
-The subject is the Patient changed last (write mode: a fixture updated after the others
-were created). `_lastUpdated` is a search row run by `search_engine`; the type-level
-history (`GET [base]/Patient/_history?_since=`) is written out below.
+The subject is a Patient changed last (write mode: a fixture updated after the others
+were created; on a server as found, one left alone for a minute for `_lastUpdated`, the
+newest version in the history for `_since`). `_lastUpdated` is a search row run by
+`search_engine`; the type-level history (`GET [base]/Patient/_history?_since=`) is
+written out below.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from conformance.checks import picks, registrar
@@ -61,6 +64,7 @@ def _declares_type_history(ctx: RunContext, rtype: str) -> bool | None:
 
 
 def _changed_at(entry: dict[str, Any]) -> str | None:
+    """When a history entry's version was made (deletions may not say)."""
     resource = entry.get("resource")
     if isinstance(resource, dict):
         stamp = (resource.get("meta") or {}).get("lastUpdated")
@@ -77,23 +81,40 @@ def _version_of(entry: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+async def _newest_version(ctx: RunContext) -> Resource:
+    """On a server as found, the Patient version made last (from the history itself, as
+    deleted patients leave newer versions than any live one): the history since it is
+    short even where many write, as newest versions come first."""
+    response = await ctx.get(f"{ctx.base}/Patient/_history", params={"_count": "20"})
+    fail_unless(response.status_code == 200, f"Patient/_history answered {response.status_code}")
+    for entry in response.json().get("entry") or ():
+        resource = entry.get("resource")
+        if isinstance(resource, dict) and (resource.get("meta") or {}).get("lastUpdated"):
+            return resource
+    raise CheckSkipped("the Patient history holds no version with a lastUpdated")
+
+
 @check(
     "incremental.history-since",
-    "Patient/_history?_since= lists every version changed at or after the instant, no older",
+    "Patient/_history?_since= lists the versions changed at or after the instant, newest "
+    "first, none older",
     Severity.ERROR,
     "http.html#history",
 )
 async def history_since(ctx: RunContext) -> list[str]:
-    subject: Resource = ctx.subject("recent")
     if _declares_type_history(ctx, "Patient") is False:
         raise CheckSkipped("the CapabilityStatement does not declare Patient history-type")
-    since = picks.last_updated("recent")(ctx)
+    # The kit's own (or the caller's tagged) patient changed last; else the server's.
+    mine = ctx.subjects.owned or ctx.config.scope_tag is not None
+    subject = ctx.subject("recent") if mine else await _newest_version(ctx)
+    since = str((subject.get("meta") or {}).get("lastUpdated"))
     wanted = (str(subject["id"]), str((subject.get("meta") or {}).get("versionId")))
     start = interval(since)[0]
     url: str | None = f"{ctx.base}/Patient/_history"
     params: dict[str, str] | None = {"_since": since, "_count": "200"}
     seen: list[tuple[str, str]] = []
     older: list[str] = []
+    times: list[Any] = []
     entries = pages = 0
     while url is not None and pages < MAX_PAGES:
         pages += 1
@@ -107,8 +128,10 @@ async def history_since(ctx: RunContext) -> list[str]:
         for entry in bundle.get("entry") or ():
             entries += 1
             stamp = _changed_at(entry)
-            if stamp is not None and interval(stamp)[1] <= start:
-                older.append(f"{entry.get('fullUrl', '?')} at {stamp}")
+            if stamp is not None:
+                times.append(interval(stamp)[0])
+                if interval(stamp)[1] <= start:
+                    older.append(f"{entry.get('fullUrl', '?')} at {stamp}")
             version = _version_of(entry)
             if version is not None:
                 seen.append(version)
@@ -119,6 +142,9 @@ async def history_since(ctx: RunContext) -> list[str]:
         )
         params = None
     fail_unless(not older, f"versions changed before _since={since}: {older[:5]}")
+    fail_unless(
+        all(a >= b for a, b in itertools.pairwise(times)), "the history is not newest first"
+    )
     fail_unless(
         wanted in seen,
         f"Patient/{wanted[0]} version {wanted[1]} (changed at {since}) is not in the history",
