@@ -120,7 +120,7 @@ async def run_case(ctx: RunContext, case: SearchCase) -> list[str]:
         shown = "&".join(
             f"{c.name}={c.prefix}{v if c.shown else ctx.phi(v)}" for c, v in values
         ) + "".join(f"&_include={value}" for value, _ in case.include)
-        found, included = await _walk(ctx, case.resource, params, expected)
+        found, included = await _walk(ctx, case.resource, params, expected, satisfies)
         missing = sorted(expected - {str(r.get("id")) for r in found})
         fail_unless(not missing, f"{case.resource}?{shown}: {missing} not returned")
         wrong = sorted(str(r.get("id")) for r in found if not satisfies(r))
@@ -138,9 +138,14 @@ async def run_case(ctx: RunContext, case: SearchCase) -> list[str]:
 
 
 async def _walk(
-    ctx: RunContext, rtype: str, params: list[tuple[str, str]], expected: set[str]
+    ctx: RunContext,
+    rtype: str,
+    params: list[tuple[str, str]],
+    expected: set[str],
+    satisfies: Callable[[Resource], bool],
 ) -> tuple[list[Resource], list[Resource]]:
-    """Matches and included entries, page by page until every expected id was seen."""
+    """Matches and included entries, page by page until every expected id was seen (or
+    a non-matching result settles the verdict)."""
     page: SearchPage | None = await ctx.page(rtype, [*params, ("_count", str(PAGE_SIZE))])
     found: list[Resource] = []
     included: list[Resource] = []
@@ -149,7 +154,8 @@ async def _walk(
         pages += 1
         found += page.resources
         included += page.included
-        if expected <= {str(r.get("id")) for r in found} or pages >= MAX_PAGES:
+        done = expected <= {str(r.get("id")) for r in found}
+        if done or pages >= MAX_PAGES or not all(satisfies(r) for r in page.resources):
             break
         page = await ctx.fhir.next_page(page, rtype)
     return found, included
