@@ -24,6 +24,7 @@ class Defect(StrEnum):
     STU3_VERSION = "stu3-version"
     CAPABILITY_OMITS_PARAM = "capability-omits-param"
     CAPABILITY_OMITS_SLOT_UPDATE = "capability-omits-slot-update"
+    CAPABILITY_OMITS_APPOINTMENT_CREATE = "capability-omits-appointment-create"
     CAPABILITY_OMITS_SPECIALTY = "capability-omits-specialty"
     # search
     DROP_NEXT_LINKS = "drop-next-links"
@@ -73,6 +74,12 @@ APPOINTMENT_STATUSES = frozenset(
 _OMITTED = {
     Defect.CAPABILITY_OMITS_PARAM: ("Patient", "birthdate"),
     Defect.CAPABILITY_OMITS_SPECIALTY: ("PractitionerRole", "specialty"),
+}
+
+# The interaction a CapabilityStatement leaves out: (resource type, interaction code).
+_UNDECLARED = {
+    Defect.CAPABILITY_OMITS_SLOT_UPDATE: ("Slot", "update"),
+    Defect.CAPABILITY_OMITS_APPOINTMENT_CREATE: ("Appointment", "create"),
 }
 
 # Defects that are a parameter the server ignores: (path after the base, parameter).
@@ -290,11 +297,12 @@ class DefectProxy(httpx.AsyncBaseTransport):
                     res["searchParam"] = [
                         p for p in res.get("searchParam") or () if p.get("name") != omitted[1]
                     ]
-                if self.defect is Defect.CAPABILITY_OMITS_SLOT_UPDATE and res.get("type") == "Slot":
+                dropped = _UNDECLARED.get(self.defect) if self.defect is not None else None
+                if dropped is not None and res.get("type") == dropped[0]:
                     res["interaction"] = [
-                        i for i in res.get("interaction") or () if i.get("code") != "update"
+                        i for i in res.get("interaction") or () if i.get("code") != dropped[1]
                     ]
-        changed = omitted is not None or self.defect is Defect.CAPABILITY_OMITS_SLOT_UPDATE
+        changed = omitted is not None or self.defect in _UNDECLARED
         return json.dumps(doc).encode() if changed else None
 
 

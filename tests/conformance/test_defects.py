@@ -15,12 +15,18 @@ pytestmark = pytest.mark.hapi
 
 # Each defect and the check(s) that must fail: one, except where the defect breaks two
 # behaviours (a server ignoring _count pages wrongly too; a resource without a required
-# element is both invalid and unmappable).
+# element is both invalid and unmappable; an undeclared create is a missing interaction
+# and a missing booking route).
 CAUGHT_BY: dict[Defect, set[str]] = {
     Defect.METADATA_WRONG_TYPE: {"capability.metadata"},
     Defect.STU3_VERSION: {"capability.fhir-version"},
     Defect.CAPABILITY_OMITS_PARAM: {"capability.search-params"},
     Defect.CAPABILITY_OMITS_SLOT_UPDATE: {"capability.resources"},
+    # The profile needs Appointment create, and it is how the profile books.
+    Defect.CAPABILITY_OMITS_APPOINTMENT_CREATE: {
+        "capability.resources",
+        "capability.booking-route",
+    },
     Defect.CAPABILITY_OMITS_SPECIALTY: {"capability.directory"},
     Defect.DROP_NEXT_LINKS: {"search.paging"},
     Defect.REPEAT_ENTRY_ACROSS_PAGES: {"search.paging"},
