@@ -341,3 +341,32 @@ def same_base(url: str, base_url: str) -> bool:
     return (link.scheme, link.netloc) == (base.scheme, base.netloc) and link.path.startswith(
         base.path
     )
+
+
+async def test_type_history_since_lists_the_versions_changed_since_newest_first(
+    fhir: Fhir,
+) -> None:
+    before = await fhir.create(patient(unique("H")))
+    await asyncio.sleep(0.01)  # lastUpdated has millisecond precision
+    changed = await fhir.create(patient(unique("H")))
+    updated = await fhir.put(
+        f"Patient/{changed['id']}", {**changed, "active": True}, headers={"If-Match": 'W/"1"'}
+    )
+    assert updated.status_code == 200, updated.text
+    since = changed["meta"]["lastUpdated"]
+
+    response = await fhir.get("Patient/_history", params={"_since": since, "_count": "200"})
+
+    assert response.status_code == 200, response.text
+    bundle = response.json()
+    assert bundle["type"] == "history"
+    versions = [
+        (e["resource"]["id"], e["resource"]["meta"]["versionId"])
+        for e in bundle.get("entry", [])
+        if "resource" in e
+    ]
+    mine = [v for v in versions if v[0] in (before["id"], changed["id"])]
+    # At or after _since: both versions of the changed patient, newest first; not `before`.
+    assert mine == [(changed["id"], "2"), (changed["id"], "1")]
+    stamps = [e["resource"]["meta"]["lastUpdated"] for e in bundle["entry"] if "resource" in e]
+    assert all(stamp >= since for stamp in stamps)
