@@ -192,12 +192,16 @@ def map_entry(entry: Any, path: str, source: str, out: MappedBundle, index: Entr
         out.warnings.append(f"{path}.resource.resourceType: {reason}; skipped")
         return
     full_url = entry.get("fullUrl")
-    ctx = Ctx(source, rtype, full_url=full_url if isinstance(full_url, str) else None, index=index)
+    ctx = Ctx(source, rtype, full_url if isinstance(full_url, str) else None, index)
     try:
-        record = _run(mapper, resource, ctx)
+        record = mapper(resource, ctx)
     except MappingError as exc:
         tail = exc.path[len(rtype) :] if exc.path.startswith(rtype) else f".{exc.path}"
         out.warnings.append(f"{path}.resource{tail}: {exc.reason}; skipped")
+        return
+    except Exception as exc:  # noqa: BLE001 - last line of defence: only MappingError leaves
+        # The message is dropped on purpose (pydantic errors quote input values).
+        out.warnings.append(f"{path}.resource: unreadable ({type(exc).__name__}); skipped")
         return
     search = entry.get("search")
     if isinstance(search, OBJECT) and search.get("mode") == "include":

@@ -29,6 +29,7 @@ from ._primitives import (
     Ctx,
     as_list,
     as_str,
+    build,
     codeable_codes,
     contained_index,
     first_code,
@@ -66,8 +67,7 @@ def map_coverage(resource: Mapping[str, Any], ctx: Ctx) -> Coverage:
     fields["order"] = _order(resource.get("order"), ctx)
     fields["network"] = as_str(resource.get("network"))
     fields["type"] = first_code(resource.get("type"))
-    fields["warnings"] = ctx.warnings
-    return Coverage.model_validate(fields)
+    return build(Coverage, fields, ctx)
 
 
 def _member(resource: Mapping[str, Any], fields: dict[str, Any], ctx: Ctx) -> None:
