@@ -33,6 +33,7 @@ from .services.coverage_batch import batch_handler
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
 from .services.holds import HoldStore
+from .services.patient_records import RecordPorts
 from .services.payers import PayerPort
 from .services.scheduling import ProposalStore, scheduler_for
 from .services.slots import SlotSearch
@@ -119,6 +120,14 @@ async def bootstrap(
         tenants=tenants,
         booking=booking,
         directory=directory,
+        records={
+            tenant_id: RecordPorts(
+                sources=sources,
+                store=coverage.store,
+                deadline_seconds=settings.source_deadline_seconds,
+            )
+            for tenant_id, sources in tenants.items()
+        },
         slots=slots,
         coverage=coverage,
         client_slots=ClientSlots(

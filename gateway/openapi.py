@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .problems import PROBLEM_JSON
+from .schemas import CandidateOut, SlotOut
 
 __all__ = ["install_openapi"]
 
@@ -45,6 +46,12 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
             "description": "patient_conflict: the patient's other appointments then "
             "(id, source, status, start, end, location).",
             "items": {"type": "object"},
+        },
+        "candidates": {
+            "type": "array",
+            "description": "possible_duplicate: the records that may be this patient, "
+            "each with its grade and the fields that agree.",
+            "items": {"$ref": "#/components/schemas/CandidateOut"},
         },
         "held_until": {
             "type": "string",
@@ -102,7 +109,12 @@ _CONFLICTS: dict[str, list[str]] = {
         "concurrent_update",
     ],
     "cancelAppointment": ["concurrent_update"],
+    "checkInAppointment": ["invalid_transition", "version_conflict"],
+    "noShowAppointment": ["invalid_transition", "version_conflict"],
     "holdSlot": ["slot_taken", "slot_held", "slot_unavailable"],
+    "registerPatient": ["possible_duplicate"],
+    "updatePatient": ["version_conflict"],
+    "addPatientCoverage": ["version_conflict"],
 }
 
 
@@ -115,7 +127,14 @@ def _problem(description: str, codes: list[str]) -> dict[str, Any]:
 
 def _document(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {})
-    components.setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = _PROBLEM_SCHEMA
+    # Models only problems carry (no operation answers them on success).
+    for model in (CandidateOut, SlotOut):
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in extra.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas.setdefault(model.__name__, extra)
     for name in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(name, None)
     components["securitySchemes"] = {

@@ -15,6 +15,7 @@ from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
+from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
 from .settings import Settings
 from .sources import TenantSources
@@ -42,6 +43,7 @@ class Runtime:
     tenants: dict[str, TenantSources]
     booking: dict[str, BookingPorts]
     directory: dict[str, Directory]
+    records: dict[str, RecordPorts]
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots

@@ -41,6 +41,8 @@ _YAML_PATH: ContextVar[Path | None] = ContextVar("frontdesk_yaml_path", default=
 _ID = r"[a-z0-9][a-z0-9_-]{0,62}"
 Scope = Literal[
     "patients:read",
+    # Register patients, correct their records and insurance.
+    "patients:write",
     "slots:read",
     "appointments:read",
     "appointments:write",
@@ -53,6 +55,7 @@ Scope = Literal[
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
+    "patients:write",
     "slots:read",
     "appointments:read",
     "appointments:write",

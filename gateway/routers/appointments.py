@@ -37,15 +37,33 @@ from ..schemas import (
 )
 from ..security import Principal
 from ..services import appointments as queries
-from ..services import booking
+from ..services import arrivals, booking
 from ..services.booking import BookingAsk
 from ..services.desk_time import day_bounds, parse_desk_day, parse_desk_time
 from ..services.errors import InvalidRequest
 from ..services.worklist import WorklistQuery, day_worklist
+from ..sources import TenantSources
 
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 _Read = Depends(require_scope("appointments:read"))
 _Write = Depends(require_scope("appointments:write"))
+_ETAG = {"ETag": {"schema": {"type": "string"}, "description": 'The version read, e.g. W/"3".'}}
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        pattern=r'^(W/)?"?[A-Za-z0-9.\-]{1,64}"?$',
+        description="The version read (its ETag): refused with 409 version_conflict if it "
+        "changed since.",
+    ),
+]
+
+
+def _etag(response: Response, appointment: Appointment) -> None:
+    if appointment.source.version:
+        response.headers["ETag"] = f'W/"{appointment.source.version}"'
+
+
 _CONFLICT_CHECK_HEADER = {
     "Conflict-Check": {
         "schema": {"type": "string"},
@@ -236,12 +254,19 @@ async def list_appointments(
     )
 
 
-@router.get("/{appointment_id}", dependencies=[_Read], operation_id="getAppointment")
+@router.get(
+    "/{appointment_id}",
+    dependencies=[_Read],
+    operation_id="getAppointment",
+    responses={200: {"headers": _ETAG}},
+)
 async def get_appointment(
-    request: Request, sources: TenantDep, appointment_id: GatewayIdPath
+    request: Request, response: Response, sources: TenantDep, appointment_id: GatewayIdPath
 ) -> Appointment:
+    """One appointment; its ETag is what check-in, no-show and cancel take as If-Match."""
     note_audit(request, "appointment.read")
     appointment = await queries.get_appointment(sources, appointment_id)
+    _etag(response, appointment)
     note_audit(
         request,
         "appointment.read",
@@ -301,3 +326,61 @@ async def reschedule_appointment(
         sources=[new.source.source],
     )
     return RescheduleResult(status="rescheduled", appointment=new, previous=previous)
+
+
+async def _arrive(
+    request: Request,
+    response: Response,
+    sources: TenantSources,
+    appointment_id: str,
+    arrival: arrivals.Arrival,
+    if_match: str | None,
+) -> Appointment:
+    action = "appointment.check_in" if arrival == "check-in" else "appointment.no_show"
+    note_audit(request, action)
+    appointment = await arrivals.move(sources, appointment_id, arrival, if_match=if_match)
+    note_audit(
+        request,
+        action,
+        patient_ids=[appointment.patient_id] if appointment.patient_id else [],
+        sources=[appointment.source.source],
+    )
+    _etag(response, appointment)
+    return appointment
+
+
+@router.post(
+    "/{appointment_id}/check-in",
+    dependencies=[_Write],
+    operation_id="checkInAppointment",
+    responses={200: {"headers": _ETAG}},
+)
+async def check_in(
+    request: Request,
+    response: Response,
+    sources: TenantDep,
+    appointment_id: GatewayIdPath,
+    if_match: IfMatch = None,
+) -> Appointment:
+    """The patient is here: the appointment becomes ``arrived`` (``checked-in`` where the
+    EHR works so). Asking again changes nothing; an impossible move answers
+    ``409 invalid_transition``; a stale If-Match ``409 version_conflict``."""
+    return await _arrive(request, response, sources, appointment_id, "check-in", if_match)
+
+
+@router.post(
+    "/{appointment_id}/no-show",
+    dependencies=[_Write],
+    operation_id="noShowAppointment",
+    responses={200: {"headers": _ETAG}},
+)
+async def no_show(
+    request: Request,
+    response: Response,
+    sources: TenantDep,
+    appointment_id: GatewayIdPath,
+    if_match: IfMatch = None,
+) -> Appointment:
+    """The patient didn't come: the appointment becomes ``noshow`` (where the EHR has
+    that move). Asking again changes nothing."""
+    return await _arrive(request, response, sources, appointment_id, "no-show", if_match)

@@ -237,7 +237,10 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         if not query.fresh and (body := await desk.store.get(subject)) is not None:
             return CoverageAnswer(body)
     else:
-        alias = Subject.patient(tenant, query.patient_id, asked.service_types, asked.dos_text)
+        generation = await desk.store.patient_generation(tenant, query.patient_id)
+        alias = Subject.patient(
+            tenant, query.patient_id, asked.service_types, asked.dos_text, generation=generation
+        )
         if not query.fresh and (body := await desk.store.get(alias)) is not None:
             return CoverageAnswer(body, (query.patient_id,))
         target_or_answer = await _patient_target(desk, query.patient_id, asked, deadline)

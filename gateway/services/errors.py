@@ -21,6 +21,7 @@ __all__ = [
     "SlotHeld",
     "SlotTaken",
     "SlotUnavailable",
+    "VersionConflict",
 ]
 
 
@@ -82,6 +83,13 @@ class IdempotencyConflict(ServiceError):
 class ConcurrentUpdate(ServiceError):
     code = "concurrent_update"
     title = "The record changed while we were updating it"
+
+
+class VersionConflict(ServiceError):
+    """The record changed since the client read it: nothing was written."""
+
+    code = "version_conflict"
+    title = "The record changed since it was read"
 
 
 class RescheduleIncomplete(ServiceError):

@@ -59,6 +59,7 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                 "key_sha256": hash_api_key(API_KEY),
                 "scopes": [
                     "patients:read",
+                    "patients:write",
                     "slots:read",
                     "appointments:read",
                     "appointments:write",

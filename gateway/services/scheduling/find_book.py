@@ -42,10 +42,12 @@ from connectors import NotFound as UpstreamNotFound
 from mappers import GatewayId, InvalidId, MappingError, encode_id, from_fhir
 from mappers.model import Appointment, RecordRef, Slot
 from mappers.outbound import BOOKING_IDENTIFIER_SYSTEM, booking_identifier_value, cancel_patch
+from mappers.outbound.appointment_status import status_patch
 
 from ..errors import InvalidRequest, OverbookUnsupported, SlotTaken, SlotUnavailable
 from .port import BookingDetails, Offer, SlotWindow
 from .proposals import ProposalStore
+from .status_moves import status_moves
 
 __all__ = ["PROPOSAL_TYPE", "FindBookScheduler", "find_parameters"]
 
@@ -395,6 +397,22 @@ class FindBookScheduler:
             return from_fhir(booked[0], source=self._source, expect=Appointment)
         except MappingError:
             raise SlotUnavailable("the EHR did not return an appointment") from None
+
+    async def set_status(
+        self, upstream_id: str, current: dict[str, Any], target: str
+    ) -> dict[str, Any]:
+        """PATCH [base]/Appointment/{id} with the status move, If-Match when versioned."""
+        ops = status_patch(current, target, transitions=status_moves(self._client.profile))
+        if not ops:
+            return current
+        meta = current.get("meta")
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        updated = await self._client.patch(
+            "Appointment", upstream_id, ops, if_match=version if isinstance(version, str) else None
+        )
+        if "status" not in updated:  # Prefer: return=minimal answers carry no body
+            updated = await self._client.read("Appointment", upstream_id)
+        return updated
 
     async def cancel(
         self, upstream_id: str, current: dict[str, Any], reason: str

@@ -88,6 +88,13 @@ class Scheduler(Protocol):
         """Book ``slot`` (a gateway id of this source) for ``details.patient``."""
         ...
 
+    async def set_status(
+        self, upstream_id: str, current: dict[str, Any], target: str
+    ) -> dict[str, Any]:
+        """Move the appointment read as ``current`` to ``target`` (guarded by its version);
+        the updated Appointment JSON. ``PreconditionFailed`` when it changed meanwhile."""
+        ...
+
     async def cancel(
         self, upstream_id: str, current: dict[str, Any], reason: str
     ) -> dict[str, Any]:

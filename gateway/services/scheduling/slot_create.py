@@ -31,6 +31,7 @@ from mappers.outbound import (
     build_booking_appointment,
     build_cancellation,
 )
+from mappers.outbound.appointment_status import with_status
 
 from ...logs import get_logger
 from ..errors import (
@@ -41,6 +42,7 @@ from ..errors import (
     SlotUnavailable,
 )
 from .port import BookingDetails, Offer, SlotWindow
+from .status_moves import status_moves
 
 __all__ = ["SlotCreateScheduler", "version_of"]
 
@@ -94,6 +96,7 @@ class SlotCreateScheduler:
         self._client = client
         self._source = source
         self._marks_slots = client.profile.client_marks_slot_busy
+        self._moves = status_moves(client.profile)
 
     async def free_slots(self, window: SlotWindow) -> list[Offer]:
         """GET [base]/Slot?status=free&start=ge..&start=lt..&_include=Slot:schedule: each
@@ -219,6 +222,13 @@ class SlotCreateScheduler:
         if bookings >= 1 + limit:
             raise OverbookLimit(f"the slot already has {bookings} bookings")
         return max(bookings, 1)
+
+    async def set_status(
+        self, upstream_id: str, current: dict[str, Any], target: str
+    ) -> dict[str, Any]:
+        """PUT the Appointment as read with its new status, If-Match on its version."""
+        updated = with_status(current, target, transitions=self._moves)
+        return await self._client.update(updated, if_match=version_of(current))
 
     async def cancel(
         self, upstream_id: str, current: dict[str, Any], reason: str
