@@ -207,7 +207,7 @@ def parse_reference(raw: Any) -> tuple[str, str] | None:
     those, and a Reference with ``type`` + ``identifier`` is not resolvable
     (None). Contained (``#id``) and display-only references give None.
     """
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return None
     ref = raw.get("reference")
     if type(ref) is not str or not ref or ref[0] == "#":
@@ -343,7 +343,7 @@ def read_concept(raw: Any) -> tuple[str | None, dict[str, Any] | None]:
 
 def codeable_text(raw: Any) -> str | None:
     """Human words for a CodeableConcept: its text, else the first coding's display or code."""
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return None
     text = as_str(raw.get("text"))
     if text is not None:
@@ -515,7 +515,7 @@ def identifier_type(raw: Any) -> str | None:
     A coding from the v2-0203 system wins; otherwise the first coded value
     (vendors often omit the system but use the v2 codes).
     """
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return None
     fallback: str | None = None
     for coding in as_list(raw.get("coding")):

@@ -97,13 +97,23 @@ class MappedBundle(list[CanonicalRecord]):
     def get(self, gateway_id: str | None, expect: type[Any] | None = None) -> Any:
         """The record with this gateway id, included or matched (a Slot's Schedule:
         ``page.get(slot.schedule_id, Schedule)``); None when absent or, with
-        ``expect``, of another kind."""
+        ``expect``, of another kind. A scan: for many look-ups, use ``by_id()``."""
         if gateway_id is None:
             return None
         for record in (*self.included, *self):
             if getattr(record, "id", None) == gateway_id:
                 return record if expect is None or isinstance(record, expect) else None
         return None
+
+    def by_id(self) -> dict[str, CanonicalRecord]:
+        """Every record of the page, included and matched, by gateway id (built once per
+        call: look many references up in it)."""
+        out: dict[str, CanonicalRecord] = {}
+        for record in (*self, *self.included):
+            rid = getattr(record, "id", None)
+            if isinstance(rid, str):
+                out.setdefault(rid, record)
+        return out
 
     def __repr__(self) -> str:
         return (

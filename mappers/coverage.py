@@ -172,7 +172,7 @@ def _one_payor(
 
 
 def _typed_self_pay(raw: Any) -> bool:
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return False
     for coding in as_list(raw.get("coding")):
         if not isinstance(coding, OBJECT):
@@ -213,7 +213,7 @@ def _classes(raw: Any, fields: dict[str, Any], ctx: Ctx) -> None:
 def _period(raw: Any, fields: dict[str, Any], ctx: Ctx) -> None:
     if raw is None:
         return
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         ctx.warn("period", "not an object")
         return
     for key, end in (("start", False), ("end", True)):

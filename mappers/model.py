@@ -165,7 +165,8 @@ class Schedule(Record):
     planning_horizon_start: AwareDatetime | None = None
     planning_horizon_end: AwareDatetime | None = None
     comment: str | None = None
-    # The same references as ``actors``, as gateway ids, with the upstream's display.
+    # The actors as gateway ids with the upstream's display, so a desk can name them
+    # ("Dr Ana Rivera, Main Street Clinic"); a display-only actor is kept without an id.
     actor_refs: list[RecordRef] = Field(default_factory=list)
     # ``service_types``/``specialty`` hold codes; these hold the codes with their words.
     service_type_codings: list[Coding] = Field(default_factory=list)
