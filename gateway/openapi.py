@@ -118,6 +118,63 @@ _CONFLICTS: dict[str, list[str]] = {
 }
 
 
+# Examples a desk app's developer starts from, by operation: parameter values and, for
+# bodies whose model has none of its own, the body. The ids are sandbox-shaped.
+_PATIENT = "ZWhyLWEvUGF0aWVudC9wLTEwMDE"
+_SLOT = "ZWhyLWEvU2xvdC9zLWVoci1hLTAwMDE"
+_APPOINTMENT = "ZWhyLWEvQXBwb2ludG1lbnQvYS0x"
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "startCoverageBatch": {"body": {"date": "2026-12-08"}},
+    "getCoverageBatch": {"parameters": {"job_id": "k3Jp0x9QeVh2"}},
+    "searchPatients": {
+        "parameters": {"family": "Garcia", "given": "Patricia", "birthdate": "1961-07-22"}
+    },
+    "getPatient": {"parameters": {"patient_id": _PATIENT}},
+    "updatePatient": {"parameters": {"patient_id": _PATIENT, "If-Match": 'W/"2"'}},
+    "patientConflicts": {
+        "parameters": {"patient_id": _PATIENT, "from": "2026-12-07", "to": "2026-12-11"}
+    },
+    "listPatientCoverages": {"parameters": {"patient_id": _PATIENT}},
+    "addPatientCoverage": {"parameters": {"patient_id": _PATIENT}},
+    "findSlots": {
+        "parameters": {"start": "2026-12-07", "end": "2026-12-11", "service_type": "124"}
+    },
+    "nextAvailableSlots": {"parameters": {"service_type": "124", "per_practitioner": 1}},
+    "holdSlot": {"parameters": {"slot_id": _SLOT}, "body": {"minutes": 5}},
+    "releaseSlotHold": {"parameters": {"slot_id": _SLOT, "Hold-Token": "Qm9va2VkQnlEZXNrNDI"}},
+    "bookAppointment": {
+        "parameters": {"Idempotency-Key": "desk-42-call-0815"},
+        "body": {"slot_id": _SLOT, "patient_id": _PATIENT, "hold_token": "Qm9va2VkQnlEZXNrNDI"},
+    },
+    "listAppointments": {"parameters": {"date": "2026-12-07", "include": ["coverage"]}},
+    "getAppointment": {"parameters": {"appointment_id": _APPOINTMENT}},
+    "cancelAppointment": {
+        "parameters": {"appointment_id": _APPOINTMENT},
+        "body": {"reason": "patient called to cancel"},
+    },
+    "rescheduleAppointment": {
+        "parameters": {"appointment_id": _APPOINTMENT, "Idempotency-Key": "desk-42-resched-1"},
+        "body": {"slot_id": _SLOT, "reason": "patient asked for a later time"},
+    },
+    "checkInAppointment": {"parameters": {"appointment_id": _APPOINTMENT, "If-Match": 'W/"1"'}},
+    "noShowAppointment": {"parameters": {"appointment_id": _APPOINTMENT}},
+    "searchPractitioners": {"parameters": {"name": "Rivera", "specialty": "394814009"}},
+    "searchLocations": {"parameters": {"name": "Main Street"}},
+    "listVisitTypes": {"parameters": {"source": "ehr-a"}},
+}
+
+
+def _examples(operation: dict[str, Any]) -> None:
+    wanted = _EXAMPLES.get(operation.get("operationId", ""), {})
+    values = wanted.get("parameters", {})
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] in values:
+            parameter["example"] = values[parameter["name"]]
+    if "body" in wanted and "requestBody" in operation:
+        for content in operation["requestBody"].get("content", {}).values():
+            content["example"] = wanted["body"]
+
+
 def _problem(description: str, codes: list[str]) -> dict[str, Any]:
     return {
         "description": f"{description} Codes: {', '.join(codes)}.",
@@ -150,6 +207,7 @@ def _document(schema: dict[str, Any]) -> dict[str, Any]:
             if not path.startswith("/v1/"):
                 continue
             operation["security"] = [{"bearer": []}]
+            _examples(operation)
             wanted = dict(_EVERY_V1) | _UPSTREAM
             if "requestBody" in operation:
                 wanted |= _WITH_BODY

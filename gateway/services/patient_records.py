@@ -264,6 +264,7 @@ async def update_patient(
 
 async def coverages_of(ports: RecordPorts, patient_id: str) -> list[Coverage]:
     handle, ref = ports.sources.resolve(patient_id, "Patient", "patient")
+    await handle.read_mapped("Patient", ref.id, Patient, what="patient")
     params = {"beneficiary": f"Patient/{ref.id}", "_count": str(MAX_COVERAGES)}
     found = await handle.search_mapped("Coverage", params, Coverage, limit=MAX_COVERAGES)
     return sorted(found, key=lambda c: (c.status != "active", c.order or 99, c.id))
@@ -273,6 +274,8 @@ async def add_coverage(ports: RecordPorts, patient_id: str, body: CoverageIn) ->
     """Add the coverage, or put it in place of ``body.replaces``; the patient's cached
     coverage answers are forgotten either way."""
     handle, ref = ports.sources.resolve(patient_id, "Patient", "patient")
+    # Whose insurance: the EHR must know the patient (else "not found", not its refusal).
+    await handle.read_mapped("Patient", ref.id, Patient, what="patient")
     new = NewCoverage(**body.model_dump(exclude={"replaces"}))
     replaced_id: str | None = None
     version: str | None = None
