@@ -79,7 +79,7 @@ async def bootstrap(
             sources,
             cache,
             keys,
-            ttl_seconds=settings.cache.directory_ttl_seconds,
+            ttl=settings.cache.directory_ttl,
             deadline_seconds=settings.source_deadline_seconds,
         )
         for tenant_id, sources in tenants.items()

@@ -215,12 +215,23 @@ class EncryptionKeyConfig(_Config):
     secret: SecretRef
 
 
+class DirectoryTtl(_Config):
+    """Seconds each kind of directory answer is cached."""
+
+    practitioners: int = Field(default=3600, ge=0, le=7 * 86_400)
+    locations: int = Field(default=86_400, ge=0, le=7 * 86_400)
+    visit_types: int = Field(default=3600, ge=0, le=7 * 86_400)
+    # The names shown next to slots and appointments.
+    names: int = Field(default=86_400, ge=0, le=7 * 86_400)
+
+
 class CacheConfig(_Config):
     # None: in-memory cache (sandbox, tests); a Redis URL in production.
     redis_url: str | None = None
     slots_ttl_seconds: int = Field(default=30, ge=0, le=3600)
-    # Practitioners, locations, visit types and their names change rarely.
-    directory_ttl_seconds: int = Field(default=3600, ge=0, le=86_400)
+    # Practitioners, locations, visit types and their names change rarely; each kind has
+    # its own time to live (0: not cached).
+    directory_ttl: DirectoryTtl = DirectoryTtl()
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     eligibility_active_ttl_seconds: int = Field(default=12 * 3600, ge=0)
     eligibility_inactive_ttl_seconds: int = Field(default=3600, ge=0)
