@@ -127,11 +127,11 @@ class PatientBrief(BaseModel):
 
 
 class CoverageBadge(BaseModel):
-    """The latest coverage answer in one word: active, inactive, needs_attention (an
-    error, a rejection, an unverified or stale answer: ``reasons`` says what to do), or
-    unknown (not checked yet)."""
+    """The latest coverage answer in one word: active, inactive, self_pay, needs_attention
+    (an error, a rejection, an unverified or stale answer: ``reasons`` says what to do),
+    or unknown (not checked yet)."""
 
-    status: Literal["active", "inactive", "needs_attention", "unknown"]
+    status: Literal["active", "inactive", "self_pay", "needs_attention", "unknown"]
     checked_at: dt.datetime | None = None
     payer_name: str | None = None
     plan_name: str | None = None

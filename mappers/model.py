@@ -375,6 +375,9 @@ class EligibilityResult(_Model):
     trace_number: str | None = None
     source: SourceRef | None = None
     warnings: list[str] = Field(default_factory=list)
+    # The insurance on file for the date of service is self-pay: no payer to ask; the
+    # patient pays (a good-faith estimate is owed to them).
+    self_pay: bool = False
 
 
 class Person(_Model):

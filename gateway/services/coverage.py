@@ -62,6 +62,10 @@ _NOT_VERIFIED = (
     "plan and member id come from the EHR's insurance record"
 )
 _NO_COVERAGE = "no current insurance on file in the EHR: ask the patient for their card"
+_SELF_PAY = (
+    "self-pay: no insurance on file for this date; the patient pays (they are owed a "
+    "good-faith estimate)"
+)
 _SERVICE_TYPE = re.compile(r"^[A-Z0-9]{1,2}$")
 _MAX_COVERAGES = 20
 _GENDERS: dict[str, Literal["male", "female", "unknown"]] = {
@@ -442,6 +446,18 @@ async def _patient_target(
             messages=[_NO_COVERAGE],
             origin="ehr",
         )
+    if chosen.self_pay:
+        # Nothing to ask a payer: the answer is the EHR's own record, said plainly.
+        return EligibilityResult(
+            status="unknown",
+            checked_at=desk.wall(),
+            messages=[_SELF_PAY],
+            origin="ehr",
+            self_pay=True,
+            coverage_start=chosen.period_start,
+            coverage_end=chosen.period_end,
+            source=chosen.source,
+        )
     name = patient.name
     person = Person(
         first_name=(name.given[0] if name and name.given else None),
@@ -474,9 +490,10 @@ def _primary(coverages: list[Coverage], dos: date) -> Coverage | None:
         if c.status == "active"
         and (c.period_end is None or c.period_end >= dos)
         and (c.period_start is None or c.period_start <= dos)
-        and (c.member_id or c.subscriber_id)
+        and (c.self_pay or c.member_id or c.subscriber_id)
     ]
-    current.sort(key=lambda c: (c.order if c.order is not None else 1_000, c.id))
+    # Insurance before self-pay: a patient with both is billed to the payer first.
+    current.sort(key=lambda c: (c.self_pay, c.order if c.order is not None else 1_000, c.id))
     return current[0] if current else None
 
 

@@ -153,3 +153,29 @@ async def test_check_in_then_no_show_refused_and_replays_are_harmless():
         assert (impossible.status_code, impossible.json()["code"]) == (409, "invalid_transition")
         missed = await gw.api.post(f"/v1/appointments/{ids[1]}/no-show", headers=auth())
         assert missed.json()["status"] == "noshow"
+
+
+async def test_self_pay_on_file_is_answered_without_a_payer():
+    async with sandbox_gateway() as gw:
+        c = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=1)
+        pid = encode_id("ehr-a", "Patient", c["patient"]["id"])
+        r = await gw.api.post(
+            f"/v1/patients/{pid}/coverages", json={"self_pay": True}, headers=auth()
+        )
+        assert r.status_code == 201, r.text
+        answer = (
+            await gw.api.post("/v1/coverage-checks", json={"patient_id": pid}, headers=auth())
+        ).json()
+        assert answer["self_pay"] is True and answer["origin"] == "ehr"
+        assert "self-pay" in answer["messages"][0]
+        booked = await gw.api.post(
+            "/v1/appointments",
+            json={"slot_id": encode_id("ehr-a", "Slot", c["slots"][0]["id"]), "patient_id": pid},
+            headers={**auth(), "Idempotency-Key": f"sp-{c['run']}"},
+        )
+        day = c["start"].date().isoformat()
+        listed = await gw.api.get(
+            "/v1/appointments", params={"date": day, "include": "coverage"}, headers=auth()
+        )
+        [mine] = [a for a in listed.json()["items"] if a["id"] == booked.json()["id"]]
+        assert mine["coverage"]["status"] == "self_pay"
