@@ -9,6 +9,7 @@ them in reverse dependency order. Read-only mode picks records the server alread
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -52,6 +53,11 @@ def phone_number(run_id: str) -> str:
     return "555" + str(int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) % 10_000_000)
 
 
+def _urn(run_id: str, key: str) -> str:
+    """A transaction entry's fullUrl: FHIR's urn:uuid must hold a real (lowercase) UUID."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:frontdesk:conformance:{run_id}:{key}')}"
+
+
 def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
     run, meta = ctx.run_id, {"tag": [ctx.tag()]}
     family = family_name(run)
@@ -92,7 +98,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
         {
             "resourceType": "Schedule",
             "active": True,
-            "actor": [{"reference": "urn:uuid:prac"}],
+            "actor": [{"reference": _urn(run, "prac")}],
         },
     )
     # Hourly slots from 09:00Z; the fourth is busy (status filter), the rest free.
@@ -103,7 +109,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             f"slot{hour}",
             {
                 "resourceType": "Slot",
-                "schedule": {"reference": "urn:uuid:sched"},
+                "schedule": {"reference": _urn(run, "sched")},
                 "status": "busy" if hour == 3 else "free",
                 "start": start,
                 "end": end,
@@ -117,8 +123,8 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             "start": f"{day.isoformat()}T15:00:00Z",
             "end": f"{day.isoformat()}T15:30:00Z",
             "participant": [
-                {"actor": {"reference": "urn:uuid:pat1"}, "status": "accepted"},
-                {"actor": {"reference": "urn:uuid:prac"}, "status": "accepted"},
+                {"actor": {"reference": _urn(run, "pat1")}, "status": "accepted"},
+                {"actor": {"reference": _urn(run, "prac")}, "status": "accepted"},
             ],
         },
     )
@@ -128,7 +134,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             "resourceType": "Coverage",
             "status": "active",
             "subscriberId": f"{run}-member",
-            "beneficiary": {"reference": "urn:uuid:pat1"},
+            "beneficiary": {"reference": _urn(run, "pat1")},
             "payor": [{"display": "Conformance Test Payer"}],
         },
     )
@@ -137,7 +143,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
         "type": "transaction",
         "entry": [
             {
-                "fullUrl": f"urn:uuid:{key}",
+                "fullUrl": _urn(run, key),
                 "resource": resource,
                 "request": {"method": "POST", "url": resource["resourceType"]},
             }
