@@ -197,7 +197,7 @@ class OfflineFhirValidator:
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
-        self._jar.unlink(missing_ok=True)
+        shutil.rmtree(self._jar.parent, ignore_errors=True)  # the jar link and the log
 
     # --- the line protocol -------------------------------------------------------
 
