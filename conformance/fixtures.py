@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,11 @@ def phone_number(run_id: str) -> str:
     return "555" + str(int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) % 10_000_000)
 
 
+def _urn(run_id: str, key: str) -> str:
+    """A transaction entry's fullUrl: FHIR's urn:uuid must hold a real (lowercase) UUID."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:frontdesk:conformance:{run_id}:{key}')}"
+
+
 def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
     run, meta = ctx.run_id, {"tag": [ctx.tag()]}
     family = family_name(run)
@@ -101,8 +107,8 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             {
                 "resourceType": "PractitionerRole",
                 "active": True,
-                "practitioner": {"reference": f"urn:uuid:prac{suffix}"},
-                "location": [{"reference": f"urn:uuid:loc{n}"}],
+                "practitioner": {"reference": _urn(run, f"prac{suffix}")},
+                "location": [{"reference": _urn(run, f"loc{n}")}],
                 "specialty": [{"coding": [specialty]}],
             },
         )
@@ -129,7 +135,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
         {
             "resourceType": "Schedule",
             "active": True,
-            "actor": [{"reference": "urn:uuid:prac"}],
+            "actor": [{"reference": _urn(run, "prac")}],
         },
     )
     # Hourly slots from 09:00Z; the fourth is busy (status filter), the rest free.
@@ -140,7 +146,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             f"slot{hour}",
             {
                 "resourceType": "Slot",
-                "schedule": {"reference": "urn:uuid:sched"},
+                "schedule": {"reference": _urn(run, "sched")},
                 "status": "busy" if hour == 3 else "free",
                 "start": start,
                 "end": end,
@@ -162,8 +168,8 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
                 "start": f"{when}:00Z",
                 "end": f"{when[:-2]}30:00Z",
                 "participant": [
-                    {"actor": {"reference": f"urn:uuid:{pat}"}, "status": "accepted"},
-                    {"actor": {"reference": "urn:uuid:prac"}, "status": "accepted"},
+                    {"actor": {"reference": _urn(run, pat)}, "status": "accepted"},
+                    {"actor": {"reference": _urn(run, "prac")}, "status": "accepted"},
                 ],
             },
         )
@@ -173,7 +179,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             "resourceType": "Coverage",
             "status": "active",
             "subscriberId": f"{run}-member",
-            "beneficiary": {"reference": "urn:uuid:pat1"},
+            "beneficiary": {"reference": _urn(run, "pat1")},
             "payor": [{"display": "Conformance Test Payer"}],
         },
     )
@@ -182,7 +188,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
         "type": "transaction",
         "entry": [
             {
-                "fullUrl": f"urn:uuid:{key}",
+                "fullUrl": _urn(run, key),
                 "resource": resource,
                 "request": {"method": "POST", "url": resource["resourceType"]},
             }

@@ -33,7 +33,8 @@ _UNSAFE = re.compile(r"[*:^~\x00-\x1f\x7f|<>`{}\[\]\\]")
 _SPACES = re.compile(r"\s+")
 _SERVICE_TYPE = re.compile(r"[A-Z0-9]{1,2}")
 _ID = re.compile(r"[A-Z0-9 .\-]{1,15}")
-_GENDER = {"male": "M", "female": "F", "unknown": "U"}
+# DMG03 in a 270 is F or M only (005010X279A1); an unknown gender leaves it out.
+_GENDER = {"male": "M", "female": "F"}
 
 
 def build_270(
