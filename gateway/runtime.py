@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .audit import AuditSink
 from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
+from .events import EventLog, StreamSlots
 from .jobs import JobQueue
 from .metrics import GatewayMetrics
 from .security import Authenticator
@@ -17,6 +18,8 @@ from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
+from .services.waitlist import OfferDesk
+from .services.watch import SourceWatch
 from .settings import Settings
 from .sources import TenantSources
 
@@ -47,6 +50,11 @@ class Runtime:
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
+    events: EventLog
+    event_streams: StreamSlots
+    waitlists: dict[str, OfferDesk]
+    # (tenant, source) -> its watcher; the hook endpoint pokes it.
+    watches: dict[tuple[str, str], SourceWatch]
 
     @property
     def sandbox(self) -> bool:

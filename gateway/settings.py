@@ -52,6 +52,11 @@ Scope = Literal[
     # Book over the patient's other appointment (with a reason), overbook a busy slot.
     "appointments:override",
     "appointments:overbook",
+    # The waitlist: read it and its offers; put patients on it and take them off.
+    "waitlist:read",
+    "waitlist:write",
+    # The event stream (offers, check-ins, conflicts found).
+    "events:read",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -63,6 +68,9 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "operations:read",
     "appointments:override",
     "appointments:overbook",
+    "waitlist:read",
+    "waitlist:write",
+    "events:read",
 )
 
 
@@ -146,6 +154,12 @@ class SourceConfig(_Config):
     auth: AuthConfig = AuthConfig()
     timeout_seconds: float = Field(default=8.0, gt=0, le=60)
     max_concurrency: int = Field(default=16, ge=1, le=256)
+    # How the gateway sees changes made in the EHR itself (its own desk, a portal):
+    # auto (the vendor profile's way: rest-hook Subscription where the server runs them,
+    # else a poll), subscription, poll (Slot and Appointment by _lastUpdated), or off
+    # (the slot cache's time to live is all there is).
+    watch: Literal["auto", "subscription", "poll", "off"] = "auto"
+    watch_interval_seconds: float = Field(default=30.0, ge=0.2, le=3600)
 
 
 class PayerConfig(_Config):
@@ -252,6 +266,21 @@ class CacheConfig(_Config):
         return self
 
 
+class WaitlistConfig(_Config):
+    # How long a freed slot is held for the waitlisted patient it is offered to.
+    offer_seconds: int = Field(default=900, ge=5, le=3600)
+    # How often each gateway process looks for offers whose window ended.
+    sweep_seconds: float = Field(default=5.0, gt=0, le=300)
+
+
+class HooksConfig(_Config):
+    """Where EHRs send rest-hook notifications (the gateway's address as they reach it)
+    and the secret they present; without both, sources are polled instead."""
+
+    public_base_url: HttpUrl | None = None
+    secret: SecretRef | None = None
+
+
 class JwtConfig(_Config):
     """OAuth2 JWT bearer tokens, validated against a JWKS."""
 
@@ -275,6 +304,8 @@ class Settings(BaseSettings):
     api_clients: list[ApiClientConfig] = Field(default_factory=list)
     jwt: JwtConfig | None = None
     cache: CacheConfig = CacheConfig()
+    waitlist: WaitlistConfig = WaitlistConfig()
+    hooks: HooksConfig = HooksConfig()
     # Audit events go to their own JSON-lines stream, never the application log.
     audit_path: Path = Path("audit.jsonl")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from gateway.cache import MemoryCache
+from gateway.runtime import Runtime
 from gateway.settings import SourceConfig
 from simulators.fhir_server import create_fhir_app
 from tests.support.asgi import running
@@ -28,6 +30,12 @@ class SandboxGateway:
     ehrs: dict[str, Starlette]
     audit: MemoryAuditSink
     cache: MemoryCache
+    app: FastAPI
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
 
     def transport(self, source: str) -> httpx.AsyncBaseTransport:
         return httpx.ASGITransport(app=self.ehrs[source])
@@ -49,4 +57,4 @@ async def sandbox_gateway(**settings: Any) -> AsyncIterator[SandboxGateway]:
         audit=audit,
     )
     async with running(app) as api:
-        yield SandboxGateway(api, {"ehr-a": ehr_a, "ehr-b": ehr_b}, audit, cache)
+        yield SandboxGateway(api, {"ehr-a": ehr_a, "ehr-b": ehr_b}, audit, cache, app)
