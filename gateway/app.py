@@ -17,6 +17,7 @@ from .audit import AuditSink
 from .bootstrap import Adapters, PayerTransportFactory, TransportFactory, bootstrap
 from .cache import Cache
 from .client_limit import ClientLimit
+from .console.install import install_console
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import BodyLimit, install_middleware
@@ -83,5 +84,6 @@ def create_app(
     # Routes match in order; the coverage check, the busiest call, is tried first.
     for module in (coverage, health, patients, slots, appointments, directory):
         app.include_router(module.router)
+    install_console(app)
     install_openapi(app)
     return app

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .audit import AuditSink
 from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
+from .console.runtime import ConsoleRuntime
 from .jobs import JobQueue
 from .metrics import GatewayMetrics
 from .security import Authenticator
@@ -47,6 +48,8 @@ class Runtime:
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
+    # The desk console's sessions, accounts and templates.
+    console: ConsoleRuntime | None = None
 
     @property
     def sandbox(self) -> bool:
