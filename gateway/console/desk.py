@@ -173,13 +173,15 @@ class Desk:
         fields: dict[str, str] = draft.get("fields", {})
         return fields
 
-    def page(self, template: str, *, status: int = 200, **extra: Any) -> HTMLResponse:
+    def page(self, template: str, *, status_code: int = 200, **extra: Any) -> HTMLResponse:
         html = self.console.templates.render(template, self.context(**extra))
-        return security_headers(HTMLResponse(html, status_code=status))  # type: ignore[return-value]
+        return security_headers(HTMLResponse(html, status_code=status_code))  # type: ignore[return-value]
 
-    def view(self, page: str, fragment: str, *, status: int = 200, **extra: Any) -> HTMLResponse:
+    def view(
+        self, page: str, fragment: str, *, status_code: int = 200, **extra: Any
+    ) -> HTMLResponse:
         """The fragment for an htmx request, the whole page otherwise."""
-        return self.page(fragment if self.htmx else page, status=status, **extra)
+        return self.page(fragment if self.htmx else page, status_code=status_code, **extra)
 
     async def redirect(self, path: str, flash: str | None = None) -> Response:
         """Post/redirect/get for a form sent without JavaScript."""
