@@ -87,13 +87,14 @@ class SessionStore:
         self._sealer = Sealer([("cs", derive_key(secret, purpose="console session"))])
         self.idle_seconds = idle_seconds
         self._max = max_seconds
-        self._clock = clock
+        # Public: tests move it forward to end a session by idleness.
+        self.clock = clock
 
     def _key(self, session_id: str) -> str:
         return self._keys.key("console-session", "console", session_id)
 
     async def start(self, username: str, tenant: str) -> ConsoleSession:
-        now = self._clock()
+        now = self.clock()
         session = ConsoleSession(
             id=secrets.token_urlsafe(32),
             username=username,
@@ -112,7 +113,7 @@ class SessionStore:
         if plain is None:
             return None
         session = ConsoleSession(**json.loads(plain))
-        now = self._clock()
+        now = self.clock()
         if now - session.last_seen > self.idle_seconds or now - session.created > self._max:
             await self._cache.delete(key)
             return None
@@ -124,7 +125,7 @@ class SessionStore:
     async def save(self, session: ConsoleSession) -> None:
         key = self._key(session.id)
         sealed = self._sealer.seal(json.dumps(asdict(session)).encode(), context=key)
-        remaining = self.idle_seconds - (self._clock() - session.last_seen)
+        remaining = self.idle_seconds - (self.clock() - session.last_seen)
         await self._cache.set(key, sealed, max(remaining, 1))
 
     async def end(self, session_id: str) -> None:
