@@ -9,7 +9,7 @@ UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON := python3.11
 
-.PHONY: help venv lint test test-unit test-integration bench redis hapi hapi-stop run check clean
+.PHONY: help venv lint test test-unit test-integration test-browser screenshots browser bench redis hapi hapi-stop run check clean
 
 help:
 	@echo "make run    start the gateway on its sandbox (http://127.0.0.1:8000, prints an API key)"
@@ -18,6 +18,8 @@ help:
 	@echo "make bench  run the benchmarks (prints ratios)"
 	@echo "make hapi / hapi-stop   start/stop the two HAPI FHIR JPA servers (EHR A, EHR B)"
 	@echo "make redis  start a local redis-server on 127.0.0.1:6390 (installs it if missing)"
+	@echo "make browser  install Debian's Chromium and axe-core for the console's browser tests"
+	@echo "make screenshots  run the browser tests, writing the console's screenshots to docs/console"
 
 $(UV):
 	python3 -m venv .tools
@@ -41,6 +43,9 @@ redis:
 hapi:
 	@hapi-server/hapi.sh start
 
+browser:
+	@scripts/browser.sh
+
 hapi-stop:
 	@hapi-server/hapi.sh stop
 
@@ -51,8 +56,14 @@ run: venv
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: venv redis hapi
+test: venv redis hapi browser
 	$(PY) -m pytest -q
+
+test-browser: venv redis hapi browser
+	$(PY) -m pytest tests/browser -q
+
+screenshots: venv redis hapi browser
+	CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser -q
 
 bench: venv
 	$(PY) -m benchmarks
