@@ -219,7 +219,7 @@ ConsoleRole = Literal["desk", "supervisor"]
 
 class ConsoleUserConfig(_Config):
     """A person who signs in to the desk console. Only an Argon2 hash of the password is
-    stored (``frontdesk console-password`` prints one)."""
+    stored (``gateway.console.accounts.hash_password`` makes one)."""
 
     username: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
     # Shown in the console's header; a staff name, not patient data.
