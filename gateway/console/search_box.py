@@ -70,7 +70,10 @@ def read_search(raw: str, mrn_systems: list[str]) -> ReadSearch:
     digits = re.sub(r"\D", "", text)
     if kind == "phone" or (kind is None and _PHONE.match(text) and len(digits) in (7, 10, 11)):
         return ReadSearch((PatientQuery(phone=text),), "a phone number")
-    if kind == "mrn" or (kind is None and " " not in text and any(c.isdigit() for c in text)):
+    dated = _ISO.search(text) or _US.search(text)
+    if kind == "mrn" or (
+        kind is None and not dated and " " not in text and any(c.isdigit() for c in text)
+    ):
         if not mrn_systems:
             raise InvalidRequest(
                 "MRN search needs each EHR's MRN system in the settings (sources[].mrn_system)"

@@ -47,10 +47,12 @@ CHROMIUM_ARGS = [
 CONTEXT: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "bypass_csp": True}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, launched once per run (``playwright install`` can't
-    download its own browser here: Playwright drives this executable)."""
+    """Debian's Chromium, headless, launched once per module (``playwright install`` can't
+    download its own browser here: Playwright drives this executable). Module-scoped: the
+    sync API runs an event loop on this thread while it is open, which the asyncio tests
+    of later modules must not find there."""
     if not Path(CHROMIUM).exists():
         missing("Chromium", "run `make browser` (apt-get install chromium)")
     with sync_playwright() as driver:
