@@ -54,8 +54,11 @@ class Sandbox:
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url=f"http://{source_id}.sandbox"
             ) as http:
-                fhir = FhirClient(f"http://{source_id}.sandbox/fhir", http=http, source=source_id)
-                bundles = build_bundles(source_id, seed=self.seed, today=self.today)
+                base_url = f"http://{source_id}.sandbox/fhir"
+                fhir = FhirClient(base_url, http=http, source=source_id)
+                bundles = build_bundles(
+                    source_id, seed=self.seed, today=self.today, base_url=base_url
+                )
                 report = await load(fhir, bundles)
                 self.seeded[source_id] = dict(report.counts)
         log.info("sandbox_seeded", sources=list(self.seeded))
