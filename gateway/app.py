@@ -17,6 +17,7 @@ from .audit import AuditSink
 from .bootstrap import Adapters, PayerTransportFactory, TransportFactory, bootstrap
 from .cache import Cache
 from .client_limit import ClientLimit
+from .console.install import install_console
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import BodyLimit, install_middleware
@@ -103,5 +104,6 @@ def create_app(
         hooks,
     ):
         app.include_router(module.router)
+    install_console(app)
     install_openapi(app)
     return app

@@ -21,6 +21,7 @@ from .audit import AuditSink, FileAuditSink
 from .cache import Cache, CacheKeys, MemoryCache, RedisCache
 from .client_limit import ClientSlots
 from .connections import payer_port, source_client
+from .console.runtime import build_console
 from .events import EventLog, StreamSlots
 from .jobs import JobQueue, JobWorker
 from .logs import get_logger
@@ -177,6 +178,7 @@ async def bootstrap(
                 if c.max_concurrent_requests is not None
             },
         ),
+        console=build_console(settings, cache, keys),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .audit import AuditSink
 from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
+from .console.runtime import ConsoleRuntime
 from .events import EventLog, StreamSlots
 from .jobs import JobQueue
 from .metrics import GatewayMetrics
@@ -55,6 +56,8 @@ class Runtime:
     waitlists: dict[str, OfferDesk]
     # (tenant, source) -> its watcher; the hook endpoint pokes it.
     watches: dict[tuple[str, str], SourceWatch]
+    # The desk console's sessions, accounts and templates.
+    console: ConsoleRuntime | None = None
 
     @property
     def sandbox(self) -> bool:

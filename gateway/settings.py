@@ -28,6 +28,8 @@ __all__ = [
     "AuthConfig",
     "CacheConfig",
     "ConfigError",
+    "ConsoleConfig",
+    "ConsoleUserConfig",
     "EncryptionKeyConfig",
     "PayerConfig",
     "SecretRef",
@@ -160,6 +162,11 @@ class SourceConfig(_Config):
     # (the slot cache's time to live is all there is).
     watch: Literal["auto", "subscription", "poll", "off"] = "auto"
     watch_interval_seconds: float = Field(default=30.0, ge=0.2, le=3600)
+    # The identifier system of this EHR's medical record numbers: lets the desk console
+    # find a patient by MRN and register one with the MRN the EHR gave.
+    mrn_system: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s|]+$")] | None = (
+        None
+    )
 
 
 class PayerConfig(_Config):
@@ -219,6 +226,47 @@ class ApiClientConfig(_Config):
     # Requests of this client in progress at once in one gateway process (None: the
     # default of Settings.client_max_concurrent_requests).
     max_concurrent_requests: int | None = Field(default=None, ge=1, le=10_000)
+
+
+ConsoleRole = Literal["desk", "supervisor"]
+
+
+class ConsoleUserConfig(_Config):
+    """A person who signs in to the desk console. Only an Argon2 hash of the password is
+    stored (``gateway.console.accounts.hash_password`` makes one)."""
+
+    username: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    # Shown in the console's header; a staff name, not patient data.
+    display_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    password_hash: Annotated[str, Field(pattern=r"^\$argon2(id|i|d)\$", max_length=400)]
+    tenant: Slug
+    # desk: find, book, check in, register, check coverage; supervisor: also book over a
+    # conflict or overbook, see the payer's raw answer and the sources' state.
+    role: ConsoleRole = "desk"
+
+
+class ConsoleConfig(_Config):
+    """The desk console: who may sign in, and how long a session lives."""
+
+    users: list[ConsoleUserConfig] = Field(default_factory=list)
+    # Desks are shared: a session ends after this long without the person doing anything.
+    idle_minutes: int = Field(default=15, ge=1, le=240)
+    # And after this long whatever happens (a new sign-in is asked for).
+    max_hours: int = Field(default=12, ge=1, le=24)
+    # Failed sign-ins per user name (and per client address, four times as many) within
+    # lockout_minutes before further attempts are refused until the window ends.
+    max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The session cookie's Secure flag: keep it on behind TLS; the sandbox on plain
+    # http://127.0.0.1 turns it off.
+    secure_cookie: bool = True
+
+    @model_validator(mode="after")
+    def _unique_users(self) -> ConsoleConfig:
+        names = [u.username for u in self.users]
+        if len(names) != len(set(names)):
+            raise ValueError("console user names must be unique")
+        return self
 
 
 class EncryptionKeyConfig(_Config):
@@ -303,6 +351,7 @@ class Settings(BaseSettings):
     tenants: list[TenantConfig] = Field(min_length=1)
     api_clients: list[ApiClientConfig] = Field(default_factory=list)
     jwt: JwtConfig | None = None
+    console: ConsoleConfig = ConsoleConfig()
     cache: CacheConfig = CacheConfig()
     waitlist: WaitlistConfig = WaitlistConfig()
     hooks: HooksConfig = HooksConfig()
@@ -340,6 +389,9 @@ class Settings(BaseSettings):
         for i, client in enumerate(self.api_clients):
             if client.tenant not in tenants:
                 raise ValueError(f"api_clients.{i}.tenant: unknown tenant {client.tenant!r}")
+        for i, user in enumerate(self.console.users):
+            if user.tenant not in tenants:
+                raise ValueError(f"console.users.{i}.tenant: unknown tenant {user.tenant!r}")
         return self
 
     def tenant(self, tenant_id: str) -> TenantConfig:

@@ -42,7 +42,9 @@ class SandboxGateway:
 
 
 @asynccontextmanager
-async def sandbox_gateway(**settings: Any) -> AsyncIterator[SandboxGateway]:
+async def sandbox_gateway(
+    *, base_url: str = "http://gateway.test", **settings: Any
+) -> AsyncIterator[SandboxGateway]:
     ehr_a, ehr_b = create_fhir_app(name="ehr-a"), create_fhir_app(name="ehr-b")
     by_host = {"ehr-a.sandbox": ehr_a, "ehr-b.sandbox": ehr_b}
 
@@ -56,5 +58,5 @@ async def sandbox_gateway(**settings: Any) -> AsyncIterator[SandboxGateway]:
         cache=cache,
         audit=audit,
     )
-    async with running(app) as api:
+    async with running(app, base_url) as api:
         yield SandboxGateway(api, {"ehr-a": ehr_a, "ehr-b": ehr_b}, audit, cache, app)
