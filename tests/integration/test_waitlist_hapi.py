@@ -19,6 +19,7 @@ from gateway.state import RedisState
 from mappers import encode_id
 from tests.support.asgi import running
 from tests.support.gateway_env import auth, clinic, patients, settings_for
+from tests.support.processes import free_port, start_gateway, wait_gateway, write_config
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -195,3 +196,72 @@ async def test_an_offer_not_taken_in_time_passes_to_the_next_in_line(hapi_base_u
         ("waitlist.offer_expired", first_entry),
         ("waitlist.offer", second_entry),
     ]
+
+
+async def test_two_gateway_processes_never_offer_one_freed_slot_twice(
+    hapi_base_urls, redis_url, tmp_path
+):
+    """Both processes watch EHR A and both take cancellations: every freed slot is offered
+    once, and no patient gets two offers at a time."""
+    base_a, base_b = hapi_base_urls
+    visit = _visit_type()
+    c = await clinic(base_a, slots=3, service_type=visit)
+    slots = [encode_id("ehr-a", "Slot", s["id"]) for s in c["slots"]]
+    waiting = [encode_id("ehr-a", "Patient", p) for p in await patients(base_a, 4)]
+    settings = settings_for(
+        base_a,
+        base_b,
+        redis_url,
+        watch="poll",
+        watch_interval_seconds=0.3,
+        audit_path=str(tmp_path / "audit.jsonl"),
+    )
+    config = write_config(settings, tmp_path / "frontdesk.yaml")
+    ports = [free_port(), free_port()]
+    gateways = [
+        start_gateway(config, port, tmp_path / f"gw{i}.log", wait=False)
+        for i, port in enumerate(ports)
+    ]
+    try:
+        for gateway, port in zip(gateways, ports, strict=True):
+            wait_gateway(gateway, port)
+        apis = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports]
+        try:
+            for patient in waiting:
+                await _join(apis[0], patient, visit)
+            booked = []
+            for i, slot in enumerate(slots):
+                r = await apis[i % 2].post(
+                    "/v1/appointments",
+                    json={
+                        "slot_id": slot,
+                        "patient_id": encode_id("ehr-a", "Patient", c["patient"]["id"]),
+                    },
+                    headers={**auth(), "Idempotency-Key": f"two-{visit}-{i}"},
+                )
+                assert r.status_code == 201, r.text
+                booked.append(r.json()["id"])
+            cancels = await asyncio.gather(
+                *(
+                    apis[i % 2].post(
+                        f"/v1/appointments/{a}/cancel", json={"reason": "ill"}, headers=auth()
+                    )
+                    for i, a in enumerate(booked)
+                )
+            )
+            assert [r.status_code for r in cancels] == [200, 200, 200]
+            for slot in slots:
+                await _wait_for_offer(apis[1], slot, 15)
+            await asyncio.sleep(1.5)  # more watcher rounds in both processes
+            offers = [o for slot in slots for o in await _offers(apis[0], slot)]
+        finally:
+            for api in apis:
+                await api.aclose()
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+    assert sorted(o["slot_id"] for o in offers) == sorted(slots)
+    assert len({o["entry_id"] for o in offers}) == 3, "one open offer per patient"
+    assert {o["patient_id"] for o in offers} == set(waiting[:3]), "the first three in line"
+    for slot in slots:
+        assert [e.type for e in await _events_for(redis_url, slot)] == ["waitlist.offer"]
