@@ -182,6 +182,7 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "listWaitlist": {"parameters": {"service_type": "124", "offered": False}},
     "getWaitlistEntry": {"parameters": {"entry_id": _ENTRY}},
     "leaveWaitlist": {"parameters": {"entry_id": _ENTRY}},
+    "listWaitlistOffers": {"parameters": {"patient": _PATIENT}},
     "declineWaitlistOffer": {"parameters": {"slot_id": _SLOT}},
     "streamEvents": {"parameters": {"Last-Event-ID": "1796562000000-0"}},
     "receiveNotificationPost": {"parameters": {"tenant": "general", "source": "ehr-a"}},
