@@ -21,7 +21,7 @@ from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import BodyLimit, install_middleware
 from .openapi import install_openapi
-from .routers import appointments, coverage, directory, health, patients, slots
+from .routers import appointments, coverage, directory, health, money, patients, slots
 from .settings import Settings
 
 __all__ = ["TransportFactory", "create_app"]
@@ -81,7 +81,7 @@ def create_app(
     app.add_middleware(ClientLimit)
     install_middleware(app)
     # Routes match in order; the coverage check, the busiest call, is tried first.
-    for module in (coverage, health, patients, slots, appointments, directory):
+    for module in (coverage, health, patients, slots, appointments, directory, money):
         app.include_router(module.router)
     install_openapi(app)
     return app

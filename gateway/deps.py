@@ -23,6 +23,7 @@ from .security import NotAuthenticated, Principal
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.directory import Directory
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
 from .settings import Settings
@@ -35,6 +36,7 @@ __all__ = [
     "CurrentPrincipal",
     "DirectoryDep",
     "FreshDep",
+    "MoneyDep",
     "RecordsDep",
     "RuntimeDep",
     "SettingsDep",
@@ -208,3 +210,10 @@ async def records(runtime: RuntimeDep, principal: CurrentPrincipal) -> RecordPor
 
 
 RecordsDep = Annotated[RecordPorts, Depends(records)]
+
+
+async def money_desk(runtime: RuntimeDep, principal: CurrentPrincipal) -> MoneyDesk:
+    return runtime.money[principal.tenant]
+
+
+MoneyDep = Annotated[MoneyDesk, Depends(money_desk)]

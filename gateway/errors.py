@@ -42,6 +42,11 @@ _SERVICE_STATUS = {
     "idempotency_conflict": 409,
     "concurrent_update": 409,
     "reschedule_incomplete": 502,
+    "balance_unavailable": 404,
+    "bill_unavailable": 404,
+    "gfe_incomplete": 409,
+    "gfe_not_issued": 409,
+    "gfe_unavailable": 503,
 }
 
 

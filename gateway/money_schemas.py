@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from mappers.model import Appointment
+
 from .params import GATEWAY_ID_PATTERN, BodyDate
 from .services.money import cents
 
@@ -21,6 +23,7 @@ __all__ = [
     "BalanceOut",
     "BillIn",
     "BillOut",
+    "CheckedIn",
     "CollectOut",
     "EstimateLine",
     "EstimateOut",
@@ -186,6 +189,13 @@ class CollectOut(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class CheckedIn(Appointment):
+    """A checked-in appointment, with what to collect at this visit (from the patient's
+    latest coverage answer and the visit's prices)."""
+
+    collect: CollectOut | None = None
+
+
 # --- good-faith estimates -------------------------------------------------------------------
 
 
@@ -281,7 +291,10 @@ class GfeOut(BaseModel):
     reason: Literal["self_pay", "uninsured", "requested", "insurance_unknown"]
     patient_id: str
     appointment_id: str | None = None
-    visit: VisitOut
+    visit: VisitOut | None = Field(
+        default=None, description="None until the visit type has billing codes configured."
+    )
+    service_date: dt.date
     opened_at: dt.datetime
     due_at: dt.datetime | None = Field(
         default=None, description="End of the business day it must be given by."

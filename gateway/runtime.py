@@ -15,6 +15,7 @@ from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
 from .settings import Settings
@@ -47,6 +48,8 @@ class Runtime:
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
+    # Estimates, what to collect, good-faith estimates, balances: per tenant.
+    money: dict[str, MoneyDesk]
 
     @property
     def sandbox(self) -> bool:

@@ -54,6 +54,10 @@ Scope = Literal[
     # Book over the patient's other appointment (with a reason), overbook a busy slot.
     "appointments:override",
     "appointments:overbook",
+    # Money at the desk: estimates, balances, good-faith estimates (read; open, issue,
+    # record a bill).
+    "billing:read",
+    "billing:write",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -65,6 +69,8 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "operations:read",
     "appointments:override",
     "appointments:overbook",
+    "billing:read",
+    "billing:write",
 )
 
 

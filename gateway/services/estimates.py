@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from mappers.model import Appointment, Benefit, Coding, EligibilityResult
 from mappers.x12.codes import SERVICE_TYPES
@@ -37,25 +36,29 @@ from ..money_schemas import (
     VisitOut,
 )
 from ..settings import PayerConfig
-from ..sources import TenantSources
-from .coverage import CoverageDesk, CoverageQuery, check_coverage
+from .coverage import CoverageQuery, check_coverage
 from .errors import InvalidRequest, NotFound
 from .money import ZERO, cents, usd
+from .money_desk import MoneyDesk
 from .prices import ItemPrices, PriceBook, item_label
 
 __all__ = [
+    "PLAN",
     "Basis",
     "CoverageVerdict",
-    "EstimatePorts",
     "estimate",
     "estimate_visit",
     "judge_coverage",
+    "left_of",
+    "per_visit",
+    "service_words",
+    "tightest",
     "visit_of_appointment",
 ]
 
 Basis = Literal["insured", "self_pay", "uninsured", "unknown"]
 _REMAINING = "29"  # X12 EB06 time period "Remaining" (the FHIR mapping uses it too)
-_PLAN = "30"
+PLAN = "30"
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def judge_coverage(
     return CoverageVerdict("insured")
 
 
-def _service_words(code: str, benefits: Sequence[Benefit]) -> str:
+def service_words(code: str, benefits: Sequence[Benefit]) -> str:
     shown = next((b.service_type_display for b in benefits if b.service_type == code), None)
     return f"{shown or SERVICE_TYPES.get(code, 'service type ' + code)} (service type {code})"
 
@@ -131,7 +134,7 @@ def _service_words(code: str, benefits: Sequence[Benefit]) -> str:
 def _fits(b: Benefit, kind: str, service_type: str) -> bool:
     if b.kind != kind or b.in_network is False:
         return False
-    return b.service_type == service_type or (service_type == _PLAN and b.service_type is None)
+    return b.service_type == service_type or (service_type == PLAN and b.service_type is None)
 
 
 def _individual_first(found: list[Benefit]) -> Benefit | None:
@@ -141,10 +144,10 @@ def _individual_first(found: list[Benefit]) -> Benefit | None:
     )
 
 
-def _per_visit(benefits: Sequence[Benefit], kind: str, service_type: str) -> Benefit | None:
+def per_visit(benefits: Sequence[Benefit], kind: str, service_type: str) -> Benefit | None:
     """A copay or coinsurance for the service type (the plan's, 30, as a fallback for
     coinsurance only: a plan-level copay is not a visit's)."""
-    types = (service_type,) if kind == "copay" else (service_type, _PLAN)
+    types = (service_type,) if kind == "copay" else (service_type, PLAN)
     for wanted in dict.fromkeys(types):
         found = [
             b
@@ -158,10 +161,10 @@ def _per_visit(benefits: Sequence[Benefit], kind: str, service_type: str) -> Ben
     return None
 
 
-def _left(benefits: Sequence[Benefit], kind: str, service_type: str) -> list[Benefit]:
+def left_of(benefits: Sequence[Benefit], kind: str, service_type: str) -> list[Benefit]:
     """What is left of a deductible or out-of-pocket maximum (time period "remaining"),
     the service type's or the plan's; an individual and a family one both bind."""
-    for wanted in dict.fromkeys((service_type, _PLAN)):
+    for wanted in dict.fromkeys((service_type, PLAN)):
         found = [
             b
             for b in benefits
@@ -172,7 +175,7 @@ def _left(benefits: Sequence[Benefit], kind: str, service_type: str) -> list[Ben
     return []
 
 
-def _tightest(found: list[Benefit]) -> tuple[Decimal, str]:
+def tightest(found: list[Benefit]) -> tuple[Decimal, str]:
     best = min(found, key=lambda b: b.amount or ZERO)
     level = (best.coverage_level or "").upper()
     words = {"IND": "individual", "FAM": "family"}.get(level, "")
@@ -337,19 +340,17 @@ def _insured(
     if len(priced) > 1:
         steps.append(EstimateStep(says=f"The visit's rate: {usd(allowed)}.", amount=allowed))
     benefits = coverage.benefits
-    service = _service_words(visit.service_type, benefits)
-    if (
-        not any(b.service_type == visit.service_type for b in benefits)
-        and visit.service_type != _PLAN
+    service = service_words(visit.service_type, benefits)
+    if visit.service_type != PLAN and not any(
+        b.service_type == visit.service_type for b in benefits
     ):
-        return _undetermined(
-            "insured",
-            steps,
-            [f"the coverage answer says nothing about {service}: check coverage for it"],
-            allowed=allowed,
-            **common,
+        steps.append(
+            EstimateStep(
+                says=f"The payer's answer has nothing specific to {service}: the plan's own "
+                "deductible and coinsurance are used."
+            )
         )
-    copay = _per_visit(benefits, "copay", visit.service_type)
+    copay = per_visit(benefits, "copay", visit.service_type)
     if copay is not None:
         pays = _copay(copay, allowed, service, steps)
     else:
@@ -406,13 +407,13 @@ def _deductible_then_coinsurance(
     service: str,
     steps: list[EstimateStep],
 ) -> Decimal | str:
-    deductible = _left(benefits, "deductible", service_type)
+    deductible = left_of(benefits, "deductible", service_type)
     if not deductible:
         return (
             f"the coverage answer gives no copay for {service} and doesn't say how much of "
             "the deductible is left"
         )
-    left, level = _tightest(deductible)
+    left, level = tightest(deductible)
     to_deductible = min(left, allowed)
     if left == ZERO:
         steps.append(EstimateStep(says="The deductible is met for this year.", amount=ZERO))
@@ -428,7 +429,7 @@ def _deductible_then_coinsurance(
     rest = cents(allowed - to_deductible)
     if rest == ZERO:
         return to_deductible
-    coinsurance = _per_visit(benefits, "coinsurance", service_type)
+    coinsurance = per_visit(benefits, "coinsurance", service_type)
     if coinsurance is None or coinsurance.percent is None:
         return (
             f"the coverage answer gives no coinsurance for {service}: the patient's share of "
@@ -448,7 +449,7 @@ def _deductible_then_coinsurance(
 def _cap(
     pays: Decimal, benefits: Sequence[Benefit], service_type: str, steps: list[EstimateStep]
 ) -> Decimal:
-    found = _left(benefits, "out_of_pocket", service_type)
+    found = left_of(benefits, "out_of_pocket", service_type)
     if not found:
         steps.append(
             EstimateStep(
@@ -457,7 +458,7 @@ def _cap(
             )
         )
         return pays
-    left, _ = _tightest(found)
+    left, _ = tightest(found)
     if left == ZERO:
         steps.append(
             EstimateStep(
@@ -484,15 +485,6 @@ def _cap(
 # --- gathering the pieces -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EstimatePorts:
-    """What an estimate needs of one tenant."""
-
-    sources: TenantSources
-    desk: CoverageDesk
-    book: PriceBook
-
-
 def visit_of_appointment(book: PriceBook, appointment: Appointment) -> VisitType | None:
     codings: list[Coding] = list(appointment.service_type_codings)
     if appointment.appointment_type_coding is not None:
@@ -510,8 +502,8 @@ def _visit_named(book: PriceBook, codings: list[Coding]) -> VisitType:
     return visit
 
 
-async def estimate_visit(ports: EstimatePorts, body: EstimateRequest) -> EstimateOut:
-    zone = ZoneInfo(ports.sources.tenant.time_zone)
+async def estimate_visit(ports: MoneyDesk, body: EstimateRequest) -> EstimateOut:
+    zone = ports.zone
     appointment_id: str | None = None
     if body.appointment_id is not None:
         if body.patient_id is not None or body.visit_type is not None:
@@ -533,7 +525,7 @@ async def estimate_visit(ports: EstimatePorts, body: EstimateRequest) -> Estimat
         day = body.date or (
             appointment.start.astimezone(zone).date()
             if appointment.start is not None
-            else ports.desk.today()
+            else ports.today()
         )
     else:
         if body.patient_id is None or body.visit_type is None:
@@ -542,13 +534,13 @@ async def estimate_visit(ports: EstimatePorts, body: EstimateRequest) -> Estimat
         visit = _visit_named(
             ports.book, [Coding(system=body.visit_type.system, code=body.visit_type.code)]
         )
-        day = body.date or ports.desk.today()
-    asked = tuple(dict.fromkeys((visit.service_type, _PLAN)))
+        day = body.date or ports.today()
+    asked = tuple(dict.fromkeys((visit.service_type, PLAN)))
     answer = await check_coverage(
-        ports.desk,
+        ports.coverage,
         CoverageQuery(patient_id=patient_id, service_types=asked, date_of_service=day),
     )
     result = answer.result
-    payer = ports.desk.payer_config(result.payer_id, result.payer_name)
-    out = estimate(visit, day, ports.book, result, payer, now=ports.desk.wall())
+    payer = ports.coverage.payer_config(result.payer_id, result.payer_name)
+    out = estimate(visit, day, ports.book, result, payer, now=ports.wall())
     return out.model_copy(update={"patient_id": patient_id, "appointment_id": appointment_id})
