@@ -49,7 +49,7 @@ AmountOut = Annotated[
     PlainSerializer(lambda d: f"{cents(d):.2f}", return_type=str, when_used="json"),
     WithJsonSchema(_MONEY_SCHEMA),
 ]
-_ID = Field(max_length=300, pattern=GATEWAY_ID_PATTERN)
+_ID = Field(default=None, max_length=300, pattern=GATEWAY_ID_PATTERN)
 # More than zero, at most two decimals, under a hundred million: "612.40", "35", "0.05".
 _POSITIVE_AMOUNT = r"^(?:[1-9][0-9]{0,7}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9]))$"
 
