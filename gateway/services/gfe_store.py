@@ -130,7 +130,9 @@ class RedisGfeStore:
         return self._keys.key("gfe", tenant, gfe_id)
 
     def _due_key(self, tenant: str) -> str:
-        return self._keys.plain("gfe-due", tenant, "open")
+        # Keyed like the records: rotating the hash secret starts a new list, never one
+        # naming records that no longer open.
+        return self._keys.key("gfe-due", tenant, "open")
 
     def _sealed(self, tenant: str, record: GfeOut) -> tuple[str, bytes]:
         key = self._key(tenant, record.id)
@@ -202,9 +204,18 @@ class RedisGfeStore:
         return sorted(await self._many(tenant, ids), key=lambda r: r.opened_at)
 
     async def due(self, tenant: str, before: datetime, limit: int) -> list[GfeOut]:
-        ids = await self._call(
-            lambda: self._redis.zrangebyscore(
-                self._due_key(tenant), "-inf", before.timestamp(), start=0, num=limit
+        ids = [
+            _text(i)
+            for i in await self._call(
+                lambda: self._redis.zrangebyscore(
+                    self._due_key(tenant), "-inf", before.timestamp(), start=0, num=limit
+                )
             )
-        )
-        return await self._many(tenant, [_text(i) for i in ids])
+        ]
+        found = await self._many(tenant, ids)
+        gone = set(ids) - {r.id for r in found}
+        if gone:
+            # Listed but unreadable (lost, or sealed with a key no longer in the ring):
+            # nothing can be done with them; the list forgets them.
+            await self._call(lambda: self._redis.zrem(self._due_key(tenant), *gone))
+        return found
