@@ -292,3 +292,15 @@ async def test_asked_for_is_due_in_three_business_days() -> None:
         assert Decimal(issued["document"]["items"][0]["expected_charge"]) == Decimal("40.00")
         missing = await gw.api.get("/v1/gfe/gfe-AAAAAAAAAAAAAAAA")
         assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
+
+async def test_without_redis_the_booking_stands_and_the_estimates_say_they_are_away() -> None:
+    # Estimates live in Redis (shared by replicas); nothing listens on port 1.
+    async with money_gateway(redis_url="redis://127.0.0.1:1/0") as gw:
+        booked = await _book(gw, UNINSURED, _today() + timedelta(days=20), "gfe-no-redis")
+        assert booked.status_code == 201, booked.text
+        assert booked.headers["Good-Faith-Estimate"] == "not-opened"
+        r = await gw.api.get("/v1/gfe")
+        assert (r.status_code, r.json()["code"]) == (503, "gfe_unavailable")
+        metrics = await gw.api.get("/metrics")
+        assert 'frontdesk_gfe_bookings_total{outcome="failed"} 1.0' in metrics.text
