@@ -267,7 +267,8 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         payer_id=target.payer_id,
         payer_name=payer.name,
         provider_npi=asked.npi,
-        provider_name=desk.tenant.provider_name,
+        # The 270 must name the provider: the hospital's own name unless one is set.
+        provider_name=desk.tenant.provider_name or desk.tenant.name,
         subscriber=target.subscriber,
         dependent=target.dependent,
         service_types=list(query.service_types) or list(asked.service_types),

@@ -100,6 +100,10 @@ def _transaction(
         raise MappingError(
             "EligibilityRequest.provider_npi", "must be 10 digits with a valid check digit"
         )
+    # NM103 is required for an organisation (NM102=2): payers reject a nameless provider.
+    provider_name = _clean(request.provider_name, 60)
+    if not provider_name:
+        raise MappingError("EligibilityRequest.provider_name", "is required")
     payer_id = _clean(request.payer_id, 80)
     if not payer_id:
         raise MappingError("EligibilityRequest.payer_id", "is required")
@@ -123,7 +127,7 @@ def _transaction(
         _seg("HL", "1", "", "20", "1"),
         _seg("NM1", "PR", "2", _clean(request.payer_name, 60), "", "", "", "", "PI", payer_id),
         _seg("HL", "2", "1", "21", "1"),
-        _seg("NM1", "1P", "2", _clean(request.provider_name, 60), "", "", "", "", "XX", npi),
+        _seg("NM1", "1P", "2", provider_name, "", "", "", "", "XX", npi),
         _seg("HL", "3", "2", "22", "1" if dependent else "0"),
     ]
     if dependent is None:

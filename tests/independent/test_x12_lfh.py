@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mappers import MappingError
 from mappers.model import EligibilityRequest, EligibilityResult, Person
 from mappers.x12 import build_270, parse_271
 from simulators.payer import SCENARIO_MEMBERS, MemberTable, create_payer_app
@@ -138,11 +139,7 @@ NO_PROVIDER_NAME = _request(JANE, provider_name=None)
 
 @pytest.fixture(scope="module")
 def read_270s() -> dict[str, dict[str, Any]]:
-    requests = (
-        {k: v[0] for k, v in REQUESTS_270.items()}
-        | SEVERAL_SERVICE_TYPES
-        | {"no provider name": NO_PROVIDER_NAME}
-    )
+    requests = {k: v[0] for k, v in REQUESTS_270.items()} | SEVERAL_SERVICE_TYPES
     return read_with_lfh(
         {
             label: build_270(r, control_number=n + 1, now=NOW)
@@ -195,9 +192,10 @@ def test_a_270_asking_several_service_types_parses(read_270s, label):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="NM103 is required for the provider organisation")
-def test_a_270_without_a_provider_name_is_valid(read_270s):
-    assert read_270s["no provider name"]["ok"], read_270s["no provider name"]["error"]
+def test_a_270_without_a_provider_name_is_refused_before_the_payer_sees_it():
+    # NM103 is required for the provider organisation: the library and payers refuse it.
+    with pytest.raises(MappingError, match="provider_name"):
+        build_270(NO_PROVIDER_NAME, control_number=1, now=NOW)
 
 
 # --- 271s ---------------------------------------------------------------------------------
