@@ -313,7 +313,10 @@ async def cancel_appointment(
 
 
 @router.post(
-    "/{appointment_id}/reschedule", dependencies=[_Write], operation_id="rescheduleAppointment"
+    "/{appointment_id}/reschedule",
+    dependencies=[_Write],
+    operation_id="rescheduleAppointment",
+    responses={200: {"headers": money_hooks.GFE_HEADER}},
 )
 async def reschedule_appointment(
     request: Request,

@@ -304,3 +304,24 @@ async def test_without_redis_the_booking_stands_and_the_estimates_say_they_are_a
         assert (r.status_code, r.json()["code"]) == (503, "gfe_unavailable")
         metrics = await gw.api.get("/metrics")
         assert 'frontdesk_gfe_bookings_total{outcome="failed"} 1.0' in metrics.text
+
+
+async def test_a_rescheduled_visit_moves_its_estimate() -> None:
+    async with money_gateway() as gw:
+        booked = await _book(gw, UNINSURED, _today() + timedelta(days=15), "gfe-move")
+        old_gfe = _gfe_id(booked)
+        async with httpx.AsyncClient(transport=gw.transport("ehr-a")) as http:
+            later = await slot_on(gw.fhir(http), _today() + timedelta(days=25), hour=11)
+        moved = await gw.api.post(
+            f"/v1/appointments/{booked.json()['id']}/reschedule",
+            json={"slot_id": encode_id("ehr-a", "Slot", later), "reason": "patient asked"},
+            headers={"Idempotency-Key": "gfe-move-1"},
+        )
+        assert moved.status_code == 200, moved.text
+        new_gfe = _gfe_id(moved)
+        assert new_gfe != old_gfe
+        assert (await gw.api.get(f"/v1/gfe/{old_gfe}")).json()["status"] == "cancelled"
+        record = (await gw.api.get(f"/v1/gfe/{new_gfe}")).json()
+        assert record["status"] == "open"
+        assert record["appointment_id"] == moved.json()["appointment"]["id"]
+        assert record["service_date"] == (_today() + timedelta(days=25)).isoformat()
