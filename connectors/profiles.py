@@ -103,6 +103,10 @@ class VendorProfile:
     balance: BalanceRoute | None = None
     # Whether the EHR keeps the patient's bills as FHIR Invoices (totalNet, totalGross).
     invoices: bool = False
+    # How changes made in the EHR itself can be seen: "subscription" (FHIR R4 rest-hook,
+    # falling back to a poll where the server doesn't run them), "poll" (Slot and
+    # Appointment searched by _lastUpdated) or "none" (neither is offered).
+    watch: str = "poll"
 
     def page_size(self, wanted: int) -> int:
         return wanted if self.max_page_size is None else min(wanted, self.max_page_size)
@@ -150,6 +154,8 @@ HAPI = VendorProfile(
     # billing feed, our tests) states the balance with the R5 cross-version extension.
     balance=BalanceRoute(search="patient"),
     invoices=True,
+    # JPA servers run rest-hook Subscriptions once enabled, and search _lastUpdated.
+    watch="subscription",
 )
 
 EPIC = VendorProfile(
@@ -168,6 +174,8 @@ EPIC = VendorProfile(
     ),
     search_params=_frozen({"Patient": frozenset({"identifier", "family", "given", "birthdate"})}),
     operations=_frozen({"Appointment": frozenset({"find", "book"})}),
+    # No Slot search and no Subscription for a backend client: only the cache's time.
+    watch="none",
 )
 
 ORACLE_HEALTH = VendorProfile(
@@ -202,6 +210,8 @@ ORACLE_HEALTH = VendorProfile(
     balance=BalanceRoute(
         search="encounter", account_type="guarantor-balance", encounter_param="-encounter"
     ),
+    # Its Slot and Appointment searches take no _lastUpdated (the docs above).
+    watch="none",
 )
 
 PROFILES: Mapping[str, VendorProfile] = MappingProxyType(

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
+from .events import TenantEvents
 from .problems import ProblemError
 from .runtime import CoverageRuntime, Runtime
 from .scope_headers import header
@@ -26,6 +27,7 @@ from .services.directory import Directory
 from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
+from .services.waitlist import OfferDesk
 from .settings import Settings
 from .sources import TenantSources
 
@@ -35,6 +37,7 @@ __all__ = [
     "CoverageDeskDep",
     "CurrentPrincipal",
     "DirectoryDep",
+    "EventsDep",
     "FreshDep",
     "MoneyDep",
     "RecordsDep",
@@ -42,6 +45,7 @@ __all__ = [
     "SettingsDep",
     "SlotSearchDep",
     "TenantDep",
+    "WaitlistDep",
     "authenticate",
     "authorize",
     "json_body",
@@ -217,3 +221,17 @@ async def money_desk(runtime: RuntimeDep, principal: CurrentPrincipal) -> MoneyD
 
 
 MoneyDep = Annotated[MoneyDesk, Depends(money_desk)]
+
+
+async def waitlist(runtime: RuntimeDep, principal: CurrentPrincipal) -> OfferDesk:
+    return runtime.waitlists[principal.tenant]
+
+
+WaitlistDep = Annotated[OfferDesk, Depends(waitlist)]
+
+
+async def tenant_events(runtime: RuntimeDep, principal: CurrentPrincipal) -> TenantEvents:
+    return TenantEvents(runtime.events, principal.tenant)
+
+
+EventsDep = Annotated[TenantEvents, Depends(tenant_events)]

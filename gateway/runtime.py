@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from .audit import AuditSink
 from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
+from .console.runtime import ConsoleRuntime
+from .events import EventLog, StreamSlots
 from .jobs import JobQueue
 from .metrics import GatewayMetrics
 from .security import Authenticator
@@ -18,6 +20,8 @@ from .services.eligibility_cache import EligibilityStore
 from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
+from .services.waitlist import OfferDesk
+from .services.watch import SourceWatch
 from .settings import Settings
 from .sources import TenantSources
 
@@ -48,8 +52,15 @@ class Runtime:
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
+    events: EventLog
+    event_streams: StreamSlots
+    waitlists: dict[str, OfferDesk]
+    # (tenant, source) -> its watcher; the hook endpoint pokes it.
+    watches: dict[tuple[str, str], SourceWatch]
     # Estimates, what to collect, good-faith estimates, balances: per tenant.
     money: dict[str, MoneyDesk]
+    # The desk console's sessions, accounts and templates.
+    console: ConsoleRuntime | None = None
 
     @property
     def sandbox(self) -> bool:

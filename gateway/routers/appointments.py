@@ -12,11 +12,13 @@ from ..deps import (
     CoverageDep,
     CurrentPrincipal,
     DirectoryDep,
+    EventsDep,
     MoneyDep,
     RuntimeDep,
     TenantDep,
     require_scope,
 )
+from ..events import TenantEvents
 from ..middleware import note_audit
 from ..money_schemas import CheckedIn
 from ..params import (
@@ -114,6 +116,7 @@ async def book_appointment(
     request: Request,
     response: Response,
     ports: BookingDep,
+    events: EventsDep,
     money: MoneyDep,
     principal: CurrentPrincipal,
     body: BookingRequest,
@@ -147,6 +150,8 @@ async def book_appointment(
         ),
     )
     appointment = booked.appointment
+    if booked.conflict_check == "overridden" and not booked.replayed:
+        await events.publish("conflict.found", {"appointment_id": appointment.id})
     note_audit(
         request,
         "appointment.book",
@@ -294,14 +299,16 @@ async def get_appointment(
 async def cancel_appointment(
     request: Request,
     ports: BookingDep,
+    events: EventsDep,
     money: MoneyDep,
     appointment_id: GatewayIdPath,
     body: CancelRequest,
 ) -> Appointment:
-    """Cancel with a reason; the slot is freed (and a good-faith estimate not yet given
-    for it is no longer due)."""
+    """Cancel with a reason; the slot is freed (and offered to the waitlist), and a
+    good-faith estimate not yet given for it is no longer due."""
     note_audit(request, "appointment.cancel")
     appointment = await booking.cancel(ports, appointment_id=appointment_id, reason=body.reason)
+    await events.publish("appointment.cancelled", {"appointment_id": appointment.id})
     await money_hooks.cancelled(money, appointment_id)
     note_audit(
         request,
@@ -356,6 +363,7 @@ async def _arrive(
     request: Request,
     response: Response,
     sources: TenantSources,
+    events: TenantEvents,
     appointment_id: str,
     arrival: arrivals.Arrival,
     if_match: str | None,
@@ -363,6 +371,10 @@ async def _arrive(
     action = "appointment.check_in" if arrival == "check-in" else "appointment.no_show"
     note_audit(request, action)
     appointment = await arrivals.move(sources, appointment_id, arrival, if_match=if_match)
+    await events.publish(
+        "appointment.checked_in" if arrival == "check-in" else "appointment.no_show",
+        {"appointment_id": appointment.id},
+    )
     note_audit(
         request,
         action,
@@ -383,6 +395,7 @@ async def check_in(
     request: Request,
     response: Response,
     sources: TenantDep,
+    events: EventsDep,
     money: MoneyDep,
     appointment_id: GatewayIdPath,
     if_match: IfMatch = None,
@@ -391,7 +404,9 @@ async def check_in(
     EHR works so), with ``collect``: what to collect at this visit when the latest
     coverage answer allows it. Asking again changes nothing; an impossible move answers
     ``409 invalid_transition``; a stale If-Match ``409 version_conflict``."""
-    appointment = await _arrive(request, response, sources, appointment_id, "check-in", if_match)
+    appointment = await _arrive(
+        request, response, sources, events, appointment_id, "check-in", if_match
+    )
     return await money_hooks.checked_in(money, appointment)
 
 
@@ -405,9 +420,10 @@ async def no_show(
     request: Request,
     response: Response,
     sources: TenantDep,
+    events: EventsDep,
     appointment_id: GatewayIdPath,
     if_match: IfMatch = None,
 ) -> Appointment:
     """The patient didn't come: the appointment becomes ``noshow`` (where the EHR has
     that move). Asking again changes nothing."""
-    return await _arrive(request, response, sources, appointment_id, "no-show", if_match)
+    return await _arrive(request, response, sources, events, appointment_id, "no-show", if_match)
