@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -51,6 +53,7 @@ from .prices import item_label
 
 __all__ = [
     "DISPUTE_THRESHOLD",
+    "STYLE_HASH",
     "GfeIncomplete",
     "GfeRefused",
     "cancel_for_appointment",
@@ -490,6 +493,24 @@ async def _bill_from_ehr(desk: MoneyDesk, record: GfeOut) -> Decimal:
 
 # --- the printable page -------------------------------------------------------------------
 
+# The page's own style, inline (a printable page is one file); pages served under a
+# Content-Security-Policy allow exactly it by its hash (``STYLE_HASH``).
+STYLE = """
+body { font: 11pt/1.45 system-ui, sans-serif; color: #111; max-width: 48rem;
+       margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.05rem; margin: 1.5rem 0 .4rem; border-bottom: 1px solid #999; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .3rem .4rem; border-bottom: 1px solid #ddd;
+         vertical-align: top; }
+td.amount, th.amount { text-align: right; white-space: nowrap; }
+tfoot td { font-weight: 600; border-bottom: none; }
+.meta { color: #333; }
+.disclaimers li { margin-bottom: .5rem; }
+@media print { body { margin: 0; max-width: none; } }
+"""
+STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+
 
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
@@ -505,4 +526,4 @@ def _templates() -> jinja2.Environment:
 def render_html(record: GfeOut) -> str:
     if record.document is None:
         raise GfeRefused("the estimate is not issued yet: issue it to print it")
-    return _templates().get_template("gfe.html").render(gfe=record, doc=record.document)
+    return _templates().get_template("gfe.html").render(gfe=record, doc=record.document, css=STYLE)
