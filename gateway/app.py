@@ -29,6 +29,7 @@ from .routers import (
     events,
     health,
     hooks,
+    money,
     patients,
     slots,
     waitlist,
@@ -102,6 +103,7 @@ def create_app(
         waitlist,
         events,
         hooks,
+        money,
     ):
         app.include_router(module.router)
     install_console(app)

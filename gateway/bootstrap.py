@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
+import redis.asyncio as aioredis
 
 from .audit import AuditSink, FileAuditSink
 from .cache import Cache, CacheKeys, MemoryCache, RedisCache
@@ -30,13 +31,17 @@ from .runtime import CoverageRuntime, Runtime
 from .sealing import Sealer, derive_key
 from .security import Authenticator
 from .services.booking import BookingPorts
+from .services.business_days import BusinessCalendar
 from .services.coverage import CoverageDesk
 from .services.coverage_batch import batch_handler
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
+from .services.gfe_store import GfeStore, MemoryGfeStore, RedisGfeStore
 from .services.holds import HoldStore
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.payers import PayerPort
+from .services.prices import build_price_book
 from .services.scheduling import ProposalStore, scheduler_for
 from .services.slots import SlotSearch
 from .services.waitlist import EntryStore, OfferDesk
@@ -146,6 +151,7 @@ async def bootstrap(
     }
     coverage = _coverage(settings, stack, tenants, cache, keys, sealer, adapters)
     watches = _watch(settings, stack, tenants, cache, keys, state, waitlists)
+    money = _money(settings, stack, tenants, coverage, keys, sealer, metrics)
     return Runtime(
         settings=settings,
         authenticator=Authenticator(settings.api_clients, settings.jwt),
@@ -178,6 +184,7 @@ async def bootstrap(
                 if c.max_concurrent_requests is not None
             },
         ),
+        money=money,
         console=build_console(settings, cache, keys),
     )
 
@@ -353,6 +360,42 @@ def _coverage(
     if workers:
         stack.push_async_callback(_stop_workers, workers)
     return CoverageRuntime(desks=desks, store=store, queue=queue)
+
+
+def _money(
+    settings: Settings,
+    stack: AsyncExitStack,
+    tenants: dict[str, TenantSources],
+    coverage: CoverageRuntime,
+    keys: CacheKeys,
+    sealer: Sealer,
+    metrics: GatewayMetrics,
+) -> dict[str, MoneyDesk]:
+    """Each tenant's prices (read now: a price file that doesn't load stops the start,
+    naming its row) and the good-faith estimates, in Redis when there is one."""
+    gfes: GfeStore
+    if settings.cache.redis_url:
+        redis = aioredis.Redis.from_url(
+            settings.cache.redis_url, socket_connect_timeout=0.5, socket_timeout=2.0
+        )
+        stack.push_async_callback(redis.aclose)
+        gfes = RedisGfeStore(redis, keys, sealer)
+    else:
+        gfes = MemoryGfeStore()
+    return {
+        tenant.id: MoneyDesk(
+            tenant=tenant,
+            sources=tenants[tenant.id],
+            coverage=coverage.desks[tenant.id],
+            store=coverage.store,
+            book=build_price_book(tenant.billing, tenant.payers),
+            gfes=gfes,
+            calendar=BusinessCalendar(tenant.billing.business_days, tenant.billing.holidays),
+            deadline_seconds=settings.source_deadline_seconds,
+            on_gfe=lambda outcome: metrics.gfe_bookings.labels(outcome).inc(),
+        )
+        for tenant in settings.tenants
+    }
 
 
 def _sealer(settings: Settings) -> Sealer:

@@ -24,6 +24,7 @@ from .security import NotAuthenticated, Principal
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.directory import Directory
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
 from .services.waitlist import OfferDesk
@@ -38,6 +39,7 @@ __all__ = [
     "DirectoryDep",
     "EventsDep",
     "FreshDep",
+    "MoneyDep",
     "RecordsDep",
     "RuntimeDep",
     "SettingsDep",
@@ -212,6 +214,13 @@ async def records(runtime: RuntimeDep, principal: CurrentPrincipal) -> RecordPor
 
 
 RecordsDep = Annotated[RecordPorts, Depends(records)]
+
+
+async def money_desk(runtime: RuntimeDep, principal: CurrentPrincipal) -> MoneyDesk:
+    return runtime.money[principal.tenant]
+
+
+MoneyDep = Annotated[MoneyDesk, Depends(money_desk)]
 
 
 async def waitlist(runtime: RuntimeDep, principal: CurrentPrincipal) -> OfferDesk:

@@ -43,6 +43,11 @@ _SERVICE_STATUS = {
     "idempotency_conflict": 409,
     "concurrent_update": 409,
     "reschedule_incomplete": 502,
+    "balance_unavailable": 404,
+    "bill_unavailable": 404,
+    "gfe_incomplete": 409,
+    "gfe_not_issued": 409,
+    "gfe_unavailable": 503,
     "already_waitlisted": 409,
     "patient_not_in_source": 409,
 }

@@ -121,7 +121,17 @@ _CONFLICTS: dict[str, list[str]] = {
     "updatePatient": ["version_conflict"],
     "addPatientCoverage": ["version_conflict"],
     "joinWaitlist": ["already_waitlisted"],
+    "issueGoodFaithEstimate": ["gfe_incomplete", "gfe_not_issued"],
+    "recordGfeBill": ["gfe_not_issued"],
+    "printGoodFaithEstimate": ["gfe_not_issued"],
 }
+# Not-found answers beyond "no such record", by operation id.
+_NOT_FOUND_CODES: dict[str, list[str]] = {
+    "patientBalance": ["balance_unavailable"],
+    "recordGfeBill": ["bill_unavailable"],
+}
+# The good-faith estimates live in Redis: when it is away they can't be reached.
+_GFE_STORE = ("The good-faith estimate store is not answering.", ["gfe_unavailable"])
 
 
 # Examples a desk app's developer starts from, by operation: parameter values and, for
@@ -130,6 +140,7 @@ _PATIENT = "ZWhyLWEvUGF0aWVudC9wLTEwMDE"
 _SLOT = "ZWhyLWEvU2xvdC9zLWVoci1hLTAwMDE"
 _APPOINTMENT = "ZWhyLWEvQXBwb2ludG1lbnQvYS0x"
 _ENTRY = "wl-3f9a1c0d5e7b2a4c6d8e0f12"
+_GFE = "gfe-Qm9va2VkRGVza0I0"
 _EXAMPLES: dict[str, dict[str, Any]] = {
     "startCoverageBatch": {"body": {"date": "2026-12-08"}},
     "getCoverageBatch": {"parameters": {"job_id": "k3Jp0x9QeVh2"}},
@@ -182,9 +193,16 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "listWaitlist": {"parameters": {"service_type": "124", "offered": False}},
     "getWaitlistEntry": {"parameters": {"entry_id": _ENTRY}},
     "leaveWaitlist": {"parameters": {"entry_id": _ENTRY}},
+    "listWaitlistOffers": {"parameters": {"patient": _PATIENT}},
     "declineWaitlistOffer": {"parameters": {"slot_id": _SLOT}},
     "streamEvents": {"parameters": {"Last-Event-ID": "1796562000000-0"}},
     "receiveNotificationPost": {"parameters": {"tenant": "general", "source": "ehr-a"}},
+    "listGoodFaithEstimates": {"parameters": {"due_before": "2026-12-09"}},
+    "getGoodFaithEstimate": {"parameters": {"gfe_id": _GFE}},
+    "issueGoodFaithEstimate": {"parameters": {"gfe_id": _GFE}},
+    "printGoodFaithEstimate": {"parameters": {"gfe_id": _GFE}},
+    "recordGfeBill": {"parameters": {"gfe_id": _GFE}},
+    "patientBalance": {"parameters": {"patient_id": _PATIENT}},
 }
 
 
@@ -253,6 +271,12 @@ def _document(schema: dict[str, Any]) -> dict[str, Any]:
                 wanted |= _WITH_BODY
             if "{" in path or method == "get" or "requestBody" in operation:
                 wanted["404"] = _NOT_FOUND
+            extra_not_found = _NOT_FOUND_CODES.get(operation.get("operationId", ""))
+            if extra_not_found:
+                wanted["404"] = (_NOT_FOUND[0], [*_NOT_FOUND[1], *extra_not_found])
+            if path.startswith("/v1/gfe"):
+                codes = [*wanted["503"][1], *_GFE_STORE[1]]
+                wanted["503"] = (f"{wanted['503'][0]} {_GFE_STORE[0]}", codes)
             conflicts = _CONFLICTS.get(operation.get("operationId", ""))
             if conflicts:
                 wanted["409"] = ("The request conflicts with the record's state.", conflicts)

@@ -17,6 +17,7 @@ from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
 from .services.waitlist import OfferDesk
@@ -56,6 +57,8 @@ class Runtime:
     waitlists: dict[str, OfferDesk]
     # (tenant, source) -> its watcher; the hook endpoint pokes it.
     watches: dict[tuple[str, str], SourceWatch]
+    # Estimates, what to collect, good-faith estimates, balances: per tenant.
+    money: dict[str, MoneyDesk]
     # The desk console's sessions, accounts and templates.
     console: ConsoleRuntime | None = None
 

@@ -17,6 +17,7 @@ from mappers.model import (
     Slot,
 )
 
+from .money_schemas import CollectOut
 from .params import GATEWAY_ID_PATTERN, HOLD_TOKEN_PATTERN, TEXT_PATTERN, BodyDate
 
 __all__ = [
@@ -143,13 +144,15 @@ class CoverageBadge(BaseModel):
 
 class AppointmentOut(Appointment):
     """An appointment as a desk shows it. The day's worklist fills ``patient``,
-    ``practitioners``, ``location`` and ``visit_type``, and ``coverage`` when asked."""
+    ``practitioners``, ``location`` and ``visit_type``, and ``coverage`` and ``collect``
+    (what to collect at the visit) when asked."""
 
     patient: PatientBrief | None = None
     practitioners: list[Ref] = Field(default_factory=list)
     location: Ref | None = None
     visit_type: str | None = None
     coverage: CoverageBadge | None = None
+    collect: CollectOut | None = None
 
 
 class ConflictOut(BaseModel):

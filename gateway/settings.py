@@ -23,6 +23,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from .billing_config import BillingConfig
+
 __all__ = [
     "ApiClientConfig",
     "AuthConfig",
@@ -59,6 +61,10 @@ Scope = Literal[
     "waitlist:write",
     # The event stream (offers, check-ins, conflicts found).
     "events:read",
+    # Money at the desk: estimates, balances, good-faith estimates (read; open, issue,
+    # record a bill).
+    "billing:read",
+    "billing:write",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -73,6 +79,8 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "waitlist:read",
     "waitlist:write",
     "events:read",
+    "billing:read",
+    "billing:write",
 )
 
 
@@ -207,12 +215,15 @@ class TenantConfig(_Config):
     conflict_buffer_minutes: int = Field(default=0, ge=0, le=240)
     # Extra bookings a slot may take when a desk overbooks on purpose (with the scope).
     overbook_limit: int = Field(default=1, ge=0, le=10)
+    # Prices, visit types and good-faith estimates (``billing_config``).
+    billing: BillingConfig = BillingConfig()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> TenantConfig:
         ids = [s.id for s in self.sources]
         if len(ids) != len(set(ids)):
             raise ValueError("source ids must be unique within a tenant")
+        self.billing.check_payers({p.id for p in self.payers})
         return self
 
 

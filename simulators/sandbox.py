@@ -49,6 +49,7 @@ class Sandbox:
     async def prepare(self) -> None:
         """Load the seed data into both simulated EHRs (idempotent)."""
         from simulators.seed import build_bundles, load
+        from simulators.seed.accounts import build_account_bundle
 
         for source_id, app in self.ehr_apps.items():
             async with httpx.AsyncClient(
@@ -59,7 +60,9 @@ class Sandbox:
                 bundles = build_bundles(
                     source_id, seed=self.seed, today=self.today, base_url=base_url
                 )
-                report = await load(fhir, bundles)
+                report = await load(
+                    fhir, [*bundles, build_account_bundle(source_id, seed=self.seed)]
+                )
                 self.seeded[source_id] = dict(report.counts)
         log.info("sandbox_seeded", sources=list(self.seeded))
 
@@ -76,6 +79,64 @@ def _payers() -> list[PayerConfig]:
             endpoint=f"{_PAYER_HOST}/x12/270",
         )
     ]
+
+
+_SERVICE_TYPE = "http://terminology.hl7.org/CodeSystem/service-type"
+
+
+def _billing() -> dict[str, object]:
+    """The sandbox hospital's prices: the seed's two visit types, priced by hand (a real
+    hospital points ``price_files`` at its CMS machine-readable file)."""
+    simulated = "simulated-payers"
+    return {
+        "visit_types": [
+            {
+                "id": "general-practice",
+                "name": "Office visit, established patient",
+                "codes": [{"system": _SERVICE_TYPE, "code": "124"}],
+                "service_type": "98",
+                "items": [{"code": "99213"}],
+            },
+            {
+                "id": "immunization",
+                "name": "Flu shot",
+                "codes": [{"system": _SERVICE_TYPE, "code": "57"}],
+                "service_type": "80",
+                "items": [{"code": "90471"}, {"code": "90686"}],
+            },
+        ],
+        "charges": [
+            {
+                "code": "99213",
+                "description": "Office visit, established patient, 20 minutes",
+                "gross": "250.10",
+                "cash": "150.05",
+                "negotiated": [{"payer": simulated, "amount": "123.45"}],
+            },
+            {
+                "code": "90471",
+                "description": "Immunization administration, one vaccine",
+                "gross": "45.00",
+                "cash": "30.00",
+                "negotiated": [{"payer": simulated, "amount": "25.00"}],
+            },
+            {
+                "code": "90686",
+                "description": "Influenza vaccine, quadrivalent, preservative free",
+                "gross": "60.00",
+                "cash": "40.00",
+                "negotiated": [{"payer": simulated, "amount": "32.10"}],
+            },
+        ],
+        "holidays": ["2026-12-25", "2027-01-01", "2027-01-18", "2027-02-15"],
+        "facility": {
+            "name": "Sandbox Hospital",
+            "npi": "1234567893",
+            "tin": "12-3456789",
+            "address": "1 Sandbox Way, Springfield, NY 12000",
+            "state": "NY",
+        },
+    }
 
 
 SANDBOX_CONSOLE_USER = "desk"
@@ -116,6 +177,7 @@ def build_sandbox(
                     for sid, tz in _EHRS.items()
                 ],
                 "payers": [p.model_dump(mode="json") for p in _payers()],
+                "billing": _billing(),
             }
         ],
         api_clients=[

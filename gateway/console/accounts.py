@@ -29,11 +29,18 @@ _DESK: tuple[Scope, ...] = (
     "appointments:read",
     "appointments:write",
     "coverage:check",
+    "billing:read",
 )
 ROLE_SCOPES: dict[ConsoleRole, frozenset[str]] = {
     "desk": frozenset(_DESK),
     "supervisor": frozenset(
-        (*_DESK, "appointments:override", "appointments:overbook", "operations:read")
+        (
+            *_DESK,
+            "appointments:override",
+            "appointments:overbook",
+            "operations:read",
+            "billing:write",
+        )
     ),
 }
 _HASHER = PasswordHasher()

@@ -91,11 +91,14 @@ async def list_waitlist(
 
 
 @router.get("/offers", dependencies=[_Read], operation_id="listWaitlistOffers")
-async def list_offers(request: Request, desk: WaitlistDep) -> ListResponse[WaitlistOfferOut]:
-    """Open offers, soonest to expire first. Accept one by booking its slot for its
-    patient with its ``hold_token`` (``POST /v1/appointments``); decline it to offer the
-    slot to the next in line. An offer not taken in time passes on by itself."""
-    offers = await desk.open_offers()
+async def list_offers(
+    request: Request, desk: WaitlistDep, patient: GatewayIdQuery = None
+) -> ListResponse[WaitlistOfferOut]:
+    """Open offers, soonest to expire first (``patient``: only that patient's, as a desk
+    on the phone with them asks). Accept one by booking its slot for its patient with its
+    ``hold_token`` (``POST /v1/appointments``); decline it to offer the slot to the next
+    in line. An offer not taken in time passes on by itself."""
+    offers = [o for o in await desk.open_offers() if patient in (None, o.patient_id)]
     now = desk.wall()
     note_audit(request, "waitlist.offers", patient_ids=[o.patient_id for o in offers])
     return ListResponse[WaitlistOfferOut](

@@ -54,6 +54,7 @@ __all__ = [
     "CoverageDesk",
     "CoverageQuery",
     "check_coverage",
+    "primary_coverage",
 ]
 
 PAYER_NOT_ANSWERING = "payer not answering: try again in a few minutes"
@@ -439,7 +440,7 @@ async def _patient_target(
             # An unusable Coverage is skipped; the others may still answer.
             handle.search_mapped("Coverage", params, Coverage, limit=_MAX_COVERAGES),
         )
-    chosen = _primary(coverages, asked.dos)
+    chosen = primary_coverage(coverages, asked.dos)
     if chosen is None:
         return EligibilityResult(
             status="unknown",
@@ -483,7 +484,7 @@ async def _patient_target(
     )
 
 
-def _primary(coverages: list[Coverage], dos: date) -> Coverage | None:
+def primary_coverage(coverages: list[Coverage], dos: date) -> Coverage | None:
     """The Coverage in force on ``dos`` with the lowest order (primary first)."""
     current = [
         c

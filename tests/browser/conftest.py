@@ -21,9 +21,13 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.servers import missing
+
+# The same patience for assertions as for actions: on a loaded two-core machine a page
+# can take seconds to arrive, which is not what these tests are about.
+expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".tools" / "browser" / "node_modules" / "axe-core" / "axe.min.js"

@@ -22,6 +22,7 @@ from ...services import patient_records as records
 from ...services import patients as service
 from ...services.errors import InvalidRequest
 from ..desk import Desk, DeskDep, FormDeskDep
+from ..money_panel import money_panel
 from ..people import shown
 from ..search_box import read_search
 
@@ -117,15 +118,17 @@ async def _card(desk: Desk, patient_id: str) -> dict[str, Any]:
         patient_ids=[link.id for link in patient.links],
         sources=[s.source for s in statuses],
     )
+    upcoming = [a for a in upcoming if a.status not in ("cancelled", "entered-in-error")]
     return {
         "patient": patient,
         "person": shown(patient, now.date()),
         "coverages": coverages,
-        "upcoming": [a for a in upcoming if a.status not in ("cancelled", "entered-in-error")],
+        "upcoming": upcoming,
         "statuses": [*statuses, *appointment_statuses],
         "service_types": VISIT_SERVICE_TYPES,
         "cancel_reasons": CANCEL_REASONS,
         "back": f"/console/patients/{patient_id}",
+        **await money_panel(desk, patient_id, upcoming),
     }
 
 

@@ -61,8 +61,9 @@ async def _booked_and_cancelled(gw: SandboxGateway, slot: str, patient: str) -> 
     await _desk(gw).drain()
 
 
-async def _offers(api: httpx.AsyncClient) -> list[dict[str, Any]]:
-    r = await api.get("/v1/waitlist/offers", headers=auth())
+async def _offers(api: httpx.AsyncClient, patient: str | None = None) -> list[dict[str, Any]]:
+    params = {} if patient is None else {"patient": patient}
+    r = await api.get("/v1/waitlist/offers", params=params, headers=auth())
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
     return items
@@ -100,6 +101,8 @@ async def test_a_cancelled_slot_goes_to_the_first_in_line_and_only_they_can_take
         [offer] = await _offers(gw.api)
         assert (offer["slot_id"], offer["patient_id"]) == (slot, urgent)
         assert 0 < offer["seconds_left"] <= 300
+        assert await _offers(gw.api, urgent) == [offer]
+        assert await _offers(gw.api, routine) == []
 
         async def book(patient: str, key: str, token: str | None, n: str) -> httpx.Response:
             body: dict[str, Any] = {"slot_id": slot, "patient_id": patient}
