@@ -37,9 +37,14 @@ HOME = "/console/waitlist"
 DEFAULT_WINDOW_DAYS = 30
 
 
+_READ = "waitlist:read"
+_WRITE = "waitlist:write"
+
+
 async def _board(
     desk: Desk, *, without_offer: str | None = None, after_action: bool = False
 ) -> dict[str, Any]:
+    desk.require(_READ, "your role may not see the waitlist")
     board = await read_board(desk.runtime, desk.user.tenant, without_offer=without_offer)
     (desk.audit_also if after_action else desk.audit)(
         "waitlist.list", patient_ids=board.patient_ids
@@ -125,6 +130,7 @@ async def _ask(desk: Desk, patient_id: str) -> service.WaitlistAsk:
 @router.post("/patients/{patient_id}/waitlist")
 async def join(desk: FormDeskDep, patient_id: GatewayIdPath) -> Response:
     desk.audit("waitlist.join", patient_ids=[patient_id])
+    desk.require(_WRITE, "your role may not put patients on the waitlist")
     ask = await _ask(desk, patient_id)
     entry = await service.join(
         desk.runtime.waitlists[desk.user.tenant], ask, client_id=desk.principal.client_id
@@ -151,6 +157,7 @@ async def _name(desk: Desk, patient_id: str) -> str:
 @router.post("/waitlist/{entry_id}/remove")
 async def remove(desk: FormDeskDep, entry_id: EntryId) -> Response:
     desk.audit("waitlist.leave")
+    desk.require(_WRITE, "your role may not take patients off the waitlist")
     entry = await service.leave(desk.runtime.waitlists[desk.user.tenant], entry_id)
     desk.audit("waitlist.leave", patient_ids=[entry.patient_id])
     name = await _name(desk, entry.patient_id)
@@ -163,6 +170,7 @@ async def remove(desk: FormDeskDep, entry_id: EntryId) -> Response:
 async def _offer(desk: Desk, slot_id: str) -> WaitlistOffer:
     """The open offer of ``slot_id`` that the desk saw: the same patient's entry. An offer
     that passed to the next in line meanwhile is not acted on by mistake."""
+    desk.require(_WRITE, "your role may not act on waitlist offers")
     offer = await desk.runtime.waitlists[desk.user.tenant].offer_of(slot_id)
     if offer is None or offer.entry_id != desk.form.get("entry_id"):
         raise NotFound(
