@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from gateway.console.accounts import ROLE_SCOPES
 from gateway.console.routes import events as console_events
 from gateway.console.sessions import COOKIE
 from gateway.events import Event
@@ -214,6 +215,8 @@ async def test_a_desk_is_shown_the_conflict_and_only_a_supervisor_books_anyway(g
     assert "Maria Achterberg already has an appointment at that time." in refused.text
     assert re.search(r"<strong>\w{3} \d+ \w{3} \d{4} 9:00 AM&ndash;9:30 AM</strong>", refused.text)
     assert "in ehr-a, booked" in refused.text
+    # Where: named by the other appointment's own EHR, not the slot's.
+    assert re.search(r"</strong>, Clinic \w+ <span", refused.text)
     assert "Book anyway" not in refused.text and "Only a supervisor" in refused.text
     assert "Release the hold" in refused.text
     # A desk that sends the override anyway is refused, and the refusal audited.
@@ -273,6 +276,26 @@ async def test_a_patient_with_no_record_in_the_slots_ehr_is_told_in_words(gw):
         "This patient has no record in ehr-b: register them there or pick their record there."
         in refused.text
     )
+
+
+async def test_a_role_without_the_waitlist_scopes_neither_sees_nor_joins_it(gw, monkeypatch):
+    monkeypatch.setitem(
+        ROLE_SCOPES, "desk", ROLE_SCOPES["desk"] - {"waitlist:read", "waitlist:write"}
+    )
+    patient = encode_id(
+        "ehr-a", "Patient", (await patients(BASE_A, 1, transport=gw.transport("ehr-a")))[0]
+    )
+    token = await _token(gw, "alice")
+    assert (await gw.api.get("/console/waitlist")).status_code == 403
+    card = await gw.api.get(f"/console/patients/{patient}")
+    assert card.status_code == 200 and "Add to waitlist" not in card.text
+    refused = await _join(gw, token, patient)
+    assert refused.status_code == 403
+    assert await gw.runtime.waitlists["general"].entries.all("general") == []
+    # A supervisor (scopes intact) still does both.
+    token = await _token(gw, "sam")
+    assert (await _join(gw, token, patient)).status_code == 200
+    assert (await gw.api.get("/console/waitlist")).status_code == 200
 
 
 def test_the_console_stream_sends_types_and_ids_only():
