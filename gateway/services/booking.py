@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,16 +60,19 @@ class BookingPorts:
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-async def _lock(cache: Cache, key: str) -> bool:
-    """Take the per-slot lock, waiting up to _LOCK_WAIT; False when it stayed taken."""
+async def _lock(cache: Cache, key: str) -> bytes | None:
+    """Take the per-slot lock, waiting up to _LOCK_WAIT: its owner token, or None when it
+    stayed taken. Released with ``cache.release(key, token)``: past its TTL the lock may be
+    someone else's, and only its owner may delete it."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + _LOCK_WAIT
     delay = 0.01
+    token = secrets.token_hex(8).encode()
     while True:
-        if await cache.add(key, b"1", _LOCK_TTL):
-            return True
+        if await cache.add(key, token, _LOCK_TTL):
+            return token
         if loop.time() >= give_up:
-            return False
+            return None
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.2)
 
@@ -155,7 +159,7 @@ async def book(
         lock_key = ports.keys.key("slot-lock", ports.sources.tenant.id, handle.id, slot.id)
         locked = await _lock(ports.cache, lock_key)
         try:
-            if not locked:
+            if locked is None:
                 raise SlotTaken("the slot is being booked by someone else")
             held = await ports.holds.admit(slot, client=client_id, token=hold_token)
             # Where the EHR holds too, the pending appointment it made is what is booked.
@@ -171,8 +175,8 @@ async def book(
             ports.on_outcome(handle.id, "slot_taken")
             raise
         finally:
-            if locked:
-                await ports.cache.delete(lock_key)
+            if locked is not None:
+                await ports.cache.release(lock_key, locked)
         await ports.cache.incr(slots_generation_key(ports.keys, ports.sources.tenant.id))
         ports.on_outcome(handle.id, "booked")
         return appointment.model_dump(mode="json")
@@ -199,7 +203,8 @@ async def hold(
     """Hold a free slot for ``client_id`` (with ``token``: extend its own hold)."""
     handle, slot = _slot(ports, slot_id)
     lock_key = ports.keys.key("slot-lock", ports.sources.tenant.id, handle.id, slot.id)
-    if not await _lock(ports.cache, lock_key):
+    locked = await _lock(ports.cache, lock_key)
+    if locked is None:
         raise SlotTaken("the slot is being booked by someone else")
     try:
         current = await ports.holds.current(slot)
@@ -216,7 +221,7 @@ async def hold(
             upstream=upstream,
         )
     finally:
-        await ports.cache.delete(lock_key)
+        await ports.cache.release(lock_key, locked)
 
 
 async def release_hold(ports: BookingPorts, *, client_id: str, slot_id: str, token: str) -> None:
