@@ -71,7 +71,11 @@ async def close_storage(storage: Storage) -> None:
 
 
 class Pacer:
-    """One payer's window, shared by every process that sends it checks."""
+    """One payer's window, shared by every process that sends it checks.
+
+    Every check takes a turn in the payer's window; a batch check first takes one in the
+    batch's own, smaller window (``batch_share`` of the pace), so batch work alone can
+    never fill the payer's window. Each window is one atomic step in Redis."""
 
     def __init__(
         self,
@@ -85,31 +89,33 @@ class Pacer:
         self._limiter = MovingWindowRateLimiter(storage)
         self._item = item
         self._key = payer
-        # Turns a batch must leave free in every window for real-time checks.
-        self._reserve = item.amount - max(1, math.floor(item.amount * batch_share))
+        batch_turns = max(1, math.floor(item.amount * batch_share))
+        self._batch_item = type(item)(batch_turns, item.multiples, item.namespace)
+        self._batch_key = f"{payer}:batch"
         self._sleep = sleep
         self._warned = False
 
     async def acquire(self, kind: Literal["realtime", "batch"]) -> None:
         """Wait for a turn in the payer's window (as long as it takes: callers bound it)."""
+        if kind == "batch":
+            await self._turn(self._batch_item, self._batch_key)
+        await self._turn(self._item, self._key)
+
+    async def _turn(self, item: RateLimitItem, key: str) -> None:
         while True:
             try:
-                turn = kind == "realtime" or await self._room() > self._reserve
-                if turn and await self._limiter.hit(self._item, self._key):
+                if await self._limiter.hit(item, key):
+                    self._warned = False
                     return
-                stats = await self._limiter.get_window_stats(self._item, self._key)
+                stats = await self._limiter.get_window_stats(item, key)
             except StorageError as exc:
                 if not self._warned:
                     log.warning("pacing_unavailable", error=type(exc.storage_error).__name__)
                     self._warned = True
                 return
-            self._warned = False
-            # Until the oldest turn leaves the window; the jitter keeps waiters from
-            # all asking in the same millisecond.
+            # Until the oldest turn leaves the window; the jitter keeps waiters from all
+            # asking in the same millisecond.
             await self._sleep(max(stats.reset_time - time.time(), 0) + random.uniform(0, 0.01))
-
-    async def _room(self) -> int:
-        return (await self._limiter.get_window_stats(self._item, self._key)).remaining
 
 
 class PacedPayer:

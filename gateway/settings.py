@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -238,11 +246,16 @@ class CacheConfig(_Config):
         ids = [k.id for k in self.encryption_keys]
         if len(ids) != len(set(ids)):
             raise ValueError("encryption key ids must be unique")
-        if self.redis_url is not None:
+        return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_form(cls, value: str | None) -> str | None:
+        if value is not None:
             from .redis_conn import parse_redis_url
 
-            parse_redis_url(self.redis_url)  # its ValueError names the form, not the URL
-        return self
+            parse_redis_url(value)  # its ValueError names the form, never the URL
+        return value
 
 
 class JwtConfig(_Config):
