@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,10 +30,12 @@ __all__ = [
     "sim_stats",
     "start_gateway",
     "start_worker",
+    "wait_gateway",
     "write_config",
 ]
 
-HASH_KEY = "replica-secret"
+# One per test session: answers cached by an earlier run (Redis outlives it) stay unseen.
+HASH_KEY = f"replica-{uuid.uuid4().hex}"
 
 
 def free_port() -> int:
@@ -102,13 +105,20 @@ def wait_http(url: str, proc: Proc, timeout: float = 40.0) -> None:
     raise RuntimeError(f"{url} did not answer: {proc.tail()}")
 
 
-def start_gateway(config: Path, port: int, log: Path) -> Proc:
+def start_gateway(config: Path, port: int, log: Path, *, wait: bool = True) -> Proc:
+    """``frontdesk serve`` on ``port``; with ``wait=False`` call ``wait_gateway`` later (two
+    gateways start faster side by side)."""
     proc = Proc(
         [sys.executable, "-m", "frontdesk", "serve", "--config", str(config), "--port", str(port)],
         log,
     )
-    wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    if wait:
+        wait_gateway(proc, port)
     return proc
+
+
+def wait_gateway(proc: Proc, port: int) -> None:
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc)
 
 
 def start_worker(config: Path, log: Path, *, concurrency: int | None = None) -> Proc:
