@@ -13,6 +13,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -183,7 +184,7 @@ async def test_a_stampede_of_coverage_checks_over_both_replicas_asks_the_payer_o
     assert sim_stats(replicas.payer_port)["requests"] - before == 1
 
 
-async def _appointments_of(base_url: str, slot: str) -> tuple[list[dict], dict]:
+async def _appointments_of(base_url: str, slot: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     async with httpx.AsyncClient(timeout=30) as http:
         bundle = (
             await http.get(
