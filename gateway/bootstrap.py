@@ -31,7 +31,7 @@ from .connections import payer_port, source_client
 from .logs import get_logger
 from .metrics import GatewayMetrics
 from .pacing import PacedPayer, Pacer, close_storage, limiter_storage, rate_item
-from .redis_conn import parse_redis_url, redis_client
+from .redis_conn import connect_cluster, parse_redis_url, redis_client
 from .runtime import BatchRuntime, CoverageRuntime, Runtime
 from .sealing import Sealer, derive_key
 from .security import Authenticator
@@ -79,6 +79,8 @@ async def bootstrap(
 ) -> Runtime:
     keys = CacheKeys(settings.cache.hash_key.read())
     cache = _cache(settings, stack, metrics, adapters)
+    if isinstance(cache, RedisCache):
+        await connect_cluster(cache.client)
     audit = _audit(settings, stack, adapters)
     tenants = {
         t.id: _tenant_sources(t, stack, metrics, cache, keys, adapters) for t in settings.tenants
@@ -117,6 +119,8 @@ async def bootstrap(
         for tenant_id, sources in tenants.items()
     }
     coverage = _coverage(settings, stack, tenants, cache, keys, adapters)
+    if coverage.batch is not None:
+        await connect_cluster(coverage.batch.queue.redis)
     return Runtime(
         settings=settings,
         authenticator=Authenticator(settings.api_clients, settings.jwt),

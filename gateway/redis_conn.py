@@ -23,12 +23,17 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import RedisError
 
-__all__ = ["AnyRedis", "RedisTarget", "parse_redis_url", "redis_client"]
+from .logs import get_logger
+
+__all__ = ["AnyRedis", "RedisTarget", "connect_cluster", "parse_redis_url", "redis_client"]
 
 # What redis_client returns, typed as a plain client: a cluster client answers the same
 # commands (and routes each by its key), so callers need not know which they hold.
 AnyRedis = aioredis.Redis
+
+log = get_logger(__name__)
 
 _SENTINEL = "redis+sentinel"
 _CLUSTER = "redis+cluster"
@@ -104,16 +109,33 @@ class _ClusterClient(RedisCluster):
     every channel."""
 
     pubsub_auth: dict[str, str | None] = {}
+    _listeners: list[aioredis.Redis]
+
+    async def publish(self, channel: str, message: bytes | str) -> int:
+        """PUBLISH, which any node relays to the whole cluster."""
+        count: int = await self.execute_command(
+            "PUBLISH", channel, message, target_nodes=RedisCluster.RANDOM
+        )
+        return count
 
     def pubsub(self, **kwargs: Any) -> PubSub:
-        node = random.choice(self.get_primaries())
+        # Before its first command the client knows only the nodes it was given.
+        known = self.get_primaries() or list(self.nodes_manager.startup_nodes.values())
+        node = random.choice(known)
         client = aioredis.Redis(
             host=node.host,
             port=int(node.port),
             username=self.pubsub_auth.get("username"),
             password=self.pubsub_auth.get("password"),
         )
+        self._listeners.append(client)
         return client.pubsub(**kwargs)
+
+    async def aclose(self) -> None:
+        for client in self._listeners:
+            await client.aclose()
+        self._listeners.clear()
+        await super().aclose()
 
 
 def redis_client(target: RedisTarget, **options: Any) -> AnyRedis:
@@ -135,4 +157,16 @@ def redis_client(target: RedisTarget, **options: Any) -> AnyRedis:
         startup_nodes=[ClusterNode(h, p) for h, p in target.nodes], **cluster_options, **auth
     )
     client.pubsub_auth = auth
+    client._listeners = []
     return cast(AnyRedis, client)
+
+
+async def connect_cluster(client: AnyRedis) -> None:
+    """Learn a cluster client's slots before the first requests: redis-py's asyncio cluster
+    client, first used by many coroutines at once, can hand one new connection to two of
+    them. Nothing for other clients; a cluster that can't be reached is learnt later."""
+    if isinstance(client, RedisCluster):
+        try:
+            await client.initialize()
+        except RedisError as exc:
+            log.warning("cluster_unreachable", error=type(exc).__name__)
