@@ -11,7 +11,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -46,7 +48,7 @@ def _cluster_port() -> int:
         return port
 
 
-def _wait(check, what: str, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(check: Callable[[], Any], what: str, seconds: float = 20.0) -> None:
     give_up = time.monotonic() + seconds
     while time.monotonic() < give_up:
         try:
@@ -127,13 +129,13 @@ class SentinelSet:
         self.replica = _redis_server(
             self.workdir / "replica", r, "--replicaof", "127.0.0.1", str(p)
         )
-        _wait(
-            lambda: (
-                self.replica is not None
-                and self.replica.client().info("replication")["master_link_status"] == "up"
-            ),
-            "replica in sync",
-        )
+        replica = self.replica
+
+        def in_sync() -> bool:
+            info: dict[str, Any] = replica.client().info("replication")  # type: ignore[assignment]
+            return bool(info["master_link_status"] == "up")
+
+        _wait(in_sync, "replica in sync")
         for i in range(3):
             port = free_port()
             folder = self.workdir / f"sentinel{i}"
@@ -148,17 +150,19 @@ class SentinelSet:
             )
             self.sentinels.append(_Server(["redis-sentinel", str(conf)], folder, port))
         for sentinel in self.sentinels:
-            _wait(
-                lambda s=sentinel: (
-                    len(s.client().sentinel_slaves(SERVICE)) == 1  # type: ignore[misc]
-                    and len(s.client().sentinel_sentinels(SERVICE)) == 2
-                ),
-                "sentinels know the replica and each other",
-            )
+            client = sentinel.client()
+
+            def acquainted(c: redis.Redis = client) -> bool:
+                replicas: list[Any] = c.sentinel_slaves(SERVICE)  # type: ignore[no-untyped-call]
+                peers: list[Any] = c.sentinel_sentinels(SERVICE)  # type: ignore[no-untyped-call]
+                return len(replicas) == 1 and len(peers) == 2
+
+            _wait(acquainted, "sentinels know the replica and each other")
         return self
 
     def primary_port(self) -> int:
-        _host, port = self.sentinels[0].client().sentinel_get_master_addr_by_name(SERVICE)
+        client = self.sentinels[0].client()
+        _host, port = client.sentinel_get_master_addr_by_name(SERVICE)  # type: ignore[no-untyped-call]
         return int(port)
 
     def kill_primary(self) -> None:
@@ -223,14 +227,13 @@ class RedisClusterSet:
 
     def wait_ok(self, seconds: float = 30.0) -> None:
         for node in self.nodes:
-            _wait(
-                lambda n=node: (
-                    n.client().execute_command("CLUSTER INFO")["cluster_state"]  # type: ignore[misc]
-                    == "ok"
-                ),
-                f"cluster state ok on {node.port}",
-                seconds,
-            )
+            client = node.client()
+
+            def ok(c: redis.Redis = client) -> bool:
+                info: dict[str, Any] = c.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+                return bool(info["cluster_state"] == "ok")
+
+            _wait(ok, f"cluster state ok on {node.port}", seconds)
 
     def restart(self, index: int) -> None:
         """Start node ``index`` again on its port, from its nodes file (same slots)."""
