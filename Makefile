@@ -9,7 +9,7 @@ UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON := python3.11
 
-.PHONY: help venv lint test test-unit test-integration bench redis hapi hapi-stop run check clean
+.PHONY: help venv x12-tool lint test test-unit test-integration bench redis hapi hapi-stop run check clean
 
 help:
 	@echo "make run    start the gateway on its sandbox (http://127.0.0.1:8000, prints an API key)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench  run the benchmarks (prints ratios)"
 	@echo "make hapi / hapi-stop   start/stop the two HAPI FHIR JPA servers (EHR A, EHR B)"
 	@echo "make redis  start a local redis-server on 127.0.0.1:6390 (installs it if missing)"
+	@echo "make x12-tool   build .tools/x12 (linuxforhealth-x12, pydantic 1) for the X12 cross-checks"
 
 $(UV):
 	python3 -m venv .tools
@@ -29,6 +30,19 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	touch $@
 
 venv: $(VENV)/.synced
+
+# linuxforhealth-x12, the tests' independent X12 reader, needs pydantic 1: its own
+# environment, pinned, run as a subprocess (tests/support/x12_check.py), never imported.
+X12_TOOL := .tools/x12
+X12_REQUIREMENTS := tests/support/x12_lfh/requirements.txt
+
+$(X12_TOOL)/.synced: $(X12_REQUIREMENTS) | $(UV)
+	rm -rf $(X12_TOOL)
+	UV_PYTHON_DOWNLOADS=never $(UV) venv --quiet --python python3.11 $(X12_TOOL)
+	VIRTUAL_ENV=$(abspath $(X12_TOOL)) $(UV) pip sync --quiet $(X12_REQUIREMENTS)
+	touch $@
+
+x12-tool: $(X12_TOOL)/.synced
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -51,7 +65,7 @@ run: venv
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: venv redis hapi
+test: venv x12-tool redis hapi
 	$(PY) -m pytest -q
 
 bench: venv

@@ -10,10 +10,12 @@ import os
 from pathlib import Path
 
 import httpx
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
 from rich.console import Console
 
 from conformance.console import ConsoleProgress, print_summary
-from conformance.context import KitConfig
+from conformance.context import KitConfig, SmartCredentials
 from conformance.model import Mode
 from conformance.report_html import to_html
 from conformance.report_json import to_json
@@ -21,7 +23,7 @@ from conformance.report_junit import to_junit
 from conformance.runner import Report, run_kit
 from connectors import PROFILES
 
-__all__ = ["assert_conformant", "auth_headers", "run_command"]
+__all__ = ["assert_conformant", "auth_headers", "run_command", "smart_credentials"]
 
 TOKEN_ENV = "FRONTDESK_CONFORMANCE_TOKEN"
 
@@ -43,6 +45,38 @@ def auth_headers(auth: str | None) -> dict[str, str]:
     raise ValueError("--auth must be bearer:TOKEN, bearer:env or basic:USER:PASSWORD")
 
 
+def smart_credentials(
+    client_id: str | None,
+    key_path: Path | None,
+    kid: str | None,
+    *,
+    scope: str = "system/*.rs",
+    jku: str | None = None,
+) -> SmartCredentials | None:
+    """SMART Backend Services credentials from the CLI options (None when none given).
+
+    The key is a PEM private key file: RSA (signs RS384) or EC P-384 (signs ES384)."""
+    if client_id is None and key_path is None and kid is None:
+        return None
+    if not (client_id and key_path and kid):
+        raise ValueError("--smart-client-id, --smart-key and --smart-kid go together")
+    try:
+        pem = key_path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"--smart-key: cannot read {key_path} ({exc.strerror})") from None
+    for kind in (RSAKey, ECKey):
+        try:
+            key = kind.import_key(pem)
+        except (JoseError, ValueError, TypeError):
+            continue
+        if not key.is_private:
+            raise ValueError("--smart-key must hold the private key (its public key is registered)")
+        if isinstance(key, ECKey) and key.curve_name != "P-384":
+            raise ValueError("--smart-key: an EC key must be on P-384 (ES384)")
+        return SmartCredentials(client_id, key, kid, scope=scope, jku=jku)
+    raise ValueError("--smart-key is not a PEM RSA or EC private key")
+
+
 def write_reports(
     report: Report, *, json_path: Path | None, junit_path: Path | None, html_path: Path | None
 ) -> None:
@@ -61,6 +95,7 @@ def run_command(
     auth: str | None = None,
     show_phi: bool = False,
     scope_tag: str | None = None,
+    smart: SmartCredentials | None = None,
     json_path: Path | None = None,
     junit_path: Path | None = None,
     html_path: Path | None = None,
@@ -76,6 +111,9 @@ def run_command(
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
+    if headers and smart is not None:
+        console.print("[red]give --auth or the --smart-* options, not both[/]")
+        return 2
     config = KitConfig(
         base_url=base_url,
         profile=PROFILES[vendor],
@@ -83,6 +121,7 @@ def run_command(
         only=frozenset(only),
         show_phi=show_phi,
         scope_tag=scope_tag,
+        smart=smart,
     )
     console.print(f"frontdesk conformance: {base_url} ({vendor}, {config.mode.value} mode)")
     report = asyncio.run(run_kit(config, headers=headers, progress=ConsoleProgress(console)))

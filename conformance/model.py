@@ -62,6 +62,8 @@ class Exchange:
     request_excerpt: str | None = None
     response_excerpt: str | None = None
     error: str | None = None
+    # The number of issues when the answer's body is an OperationOutcome, else None.
+    outcome_issues: int | None = None
 
 
 CheckBody = Callable[["RunContext"], Awaitable[list[str] | None]]

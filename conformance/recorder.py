@@ -39,6 +39,7 @@ class Recorder:
         elapsed_ms: float,
         error: str | None = None,
     ) -> None:
+        doc = _document(body)
         self.exchanges.append(
             Exchange(
                 check_id=self.current_check,
@@ -50,10 +51,11 @@ class Recorder:
                 request_excerpt=self.redactor.body(request.content) if request.content else None,
                 response_excerpt=self.redactor.body(body),
                 error=error,
+                outcome_issues=_issues(doc),
             )
         )
         if status is not None and 200 <= status < 300:
-            self.resources.extend(_resources(body))
+            self.resources.extend(_resources(doc))
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
@@ -113,12 +115,25 @@ def interaction_of(method: str, url: httpx.URL) -> str:
     return f"{verbs.get(method, method.lower())} {rtype}"
 
 
-def _resources(body: bytes) -> Iterator[dict[str, Any]]:
+def _document(body: bytes) -> dict[str, Any] | None:
+    if not body:
+        return None
     try:
         doc = json.loads(body)
     except ValueError:
-        return
-    if not isinstance(doc, dict):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _issues(doc: dict[str, Any] | None) -> int | None:
+    if doc is None or doc.get("resourceType") != "OperationOutcome":
+        return None
+    issues = doc.get("issue")
+    return len(issues) if isinstance(issues, list) else 0
+
+
+def _resources(doc: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    if doc is None:
         return
     if doc.get("resourceType") == "Bundle":
         for entry in doc.get("entry") or ():

@@ -55,6 +55,12 @@ _PHI_KEYS = frozenset(
 )
 
 
+# Credentials a token endpoint answers (or a client sends): masked even with show_phi.
+_SECRET_KEYS = frozenset(
+    {"access_token", "refresh_token", "id_token", "client_assertion", "client_secret"}
+)
+
+
 class Redactor:
     """Redacts URLs and bodies unless `show_phi` (for private runs on synthetic data)."""
 
@@ -83,20 +89,22 @@ class Redactor:
         try:
             doc = json.loads(content)
         except ValueError:
-            text = content[: self.excerpt_chars].decode("utf-8", "replace")
             # Non-JSON could be anything (HTML error pages echo queries): show only its size.
-            return text if self.show_phi else f"<{len(content)} bytes, not JSON>"
-        if not self.show_phi:
-            doc = self.value(doc)
+            if not self.show_phi:
+                return f"<{len(content)} bytes, not JSON>"
+            return _masked_form(content.decode("utf-8", "replace"))[: self.excerpt_chars]
+        doc = self.value(doc)
         text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
         if len(text) > self.excerpt_chars:
             text = text[: self.excerpt_chars] + f"… ({len(text)} chars)"
         return text
 
     def value(self, doc: Any) -> Any:
-        """`doc` with every person-describing element replaced by the mask."""
+        """`doc` with every credential, and unless `show_phi` every person-describing
+        element, replaced by the mask."""
         if isinstance(doc, dict):
-            out = {k: MASK if k in _PHI_KEYS else self.value(v) for k, v in doc.items()}
+            masked = _SECRET_KEYS if self.show_phi else _SECRET_KEYS | _PHI_KEYS
+            out = {k: MASK if k in masked else self.value(v) for k, v in doc.items()}
             # Bundle.link urls repeat the search query (names, birth dates).
             if "relation" in out and isinstance(out.get("url"), str):
                 out["url"] = self.url(out["url"])
@@ -124,6 +132,17 @@ class Redactor:
     def phi(value: object) -> str:
         """Mark a value in a note as PHI so `text()` can mask it."""
         return f"{_OPEN}{value}{_CLOSE}"
+
+
+def _masked_form(text: str) -> str:
+    """A form body (a token request) with its credentials masked; other text as is."""
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return text
+    if not any(k in _SECRET_KEYS for k, _ in pairs):
+        return text
+    return urlencode([(k, MASK if k in _SECRET_KEYS else v) for k, v in pairs], safe="*:/")
 
 
 _OPEN = "\x02"

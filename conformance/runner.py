@@ -8,6 +8,7 @@ another way (an ASGI app, a test's defect proxy) — every exchange is recorded 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -90,13 +91,27 @@ async def run_kit(
     redactor = Redactor(show_phi=config.show_phi)
     recorder = Recorder(redactor)
     inner = transport if transport is not None else httpx.AsyncHTTPTransport()
+    recording = RecordingTransport(inner, recorder)
     started_at = datetime.now(UTC)
     started = time.perf_counter()
-    async with httpx.AsyncClient(
-        transport=RecordingTransport(inner, recorder),
-        headers=dict(headers or {}),
-        timeout=httpx.Timeout(30.0),
-    ) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        plain = None
+        auth: httpx.Auth | None = None
+        if config.smart is not None:
+            # Token requests go through a client of their own (the auth flow must not
+            # authenticate its own token request), on the same record.
+            plain = await stack.enter_async_context(
+                httpx.AsyncClient(transport=_Unclosed(recording), timeout=httpx.Timeout(30.0))
+            )
+            auth = config.smart.auth(plain, fhir_base_url=config.base_url)
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=recording,
+                headers=dict(headers or {}),
+                timeout=httpx.Timeout(30.0),
+                auth=auth,
+            )
+        )
         fhir = FhirClient(
             config.base_url,
             http=http,
@@ -104,7 +119,7 @@ async def run_kit(
             source="conformance",
             profile=config.profile,
         )
-        ctx = RunContext(config, http, fhir, recorder, redactor, run_id)
+        ctx = RunContext(config, http, fhir, recorder, redactor, run_id, plain=plain)
         checks = select_checks(all_checks(), config.only)
         results: list[CheckResult] = []
         prepared = False
@@ -132,6 +147,16 @@ async def run_kit(
         leftovers=leftovers,
         setup_problems=list(ctx.subjects.problems),
     )
+
+
+class _Unclosed(httpx.AsyncBaseTransport):
+    """A second client's view of a transport another client owns and closes."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
 
 
 async def _prepare(ctx: RunContext) -> None:

@@ -74,6 +74,11 @@ class VendorProfile:
     max_page_size: int | None = None
     # After booking, must the client mark the Slot busy itself?
     client_marks_slot_busy: bool = False
+    # What a desk's check-in writes: "arrived" (FHIR R4) or "checked-in".
+    check_in_status: str = "arrived"
+    # Which table of Appointment status moves the EHR follows: "r4" (FHIR R4's) or
+    # "oracle-health" (its documented moves; mappers.outbound.appointment_status).
+    status_moves: str = "r4"
     required_headers: Mapping[str, str] = field(default_factory=dict)
 
     def page_size(self, wanted: int) -> int:
@@ -160,6 +165,10 @@ ORACLE_HEALTH = VendorProfile(
     # Booked appointments need exactly one slot and an accepted patient participant; the
     # slot then no longer appears in GET /Slot (op-appointment-post.html, op-slot-get.html).
     client_marks_slot_busy=False,
+    # booked -> arrived|checked-in|cancelled, checked-in -> fulfilled|cancelled; no no-show
+    # move (docs.oracle.com .../mfrap/api-appointment.html): check-in is checked-in.
+    check_in_status="checked-in",
+    status_moves="oracle-health",
 )
 
 PROFILES: Mapping[str, VendorProfile] = MappingProxyType(

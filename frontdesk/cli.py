@@ -115,10 +115,41 @@ def conformance(
         str | None,
         typer.Option(help="read-only: test only resources with this meta.tag (system|code)"),
     ] = None,
+    smart_client_id: Annotated[
+        str | None,
+        typer.Option(
+            help="SMART Backend Services client_id registered with the server's authorization "
+            "service; with --smart-key and --smart-kid every request carries a token and the "
+            "smart checks run the token round trip"
+        ),
+    ] = None,
+    smart_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="PEM file with the client's private key (RSA signs RS384, EC P-384 signs ES384)"
+        ),
+    ] = None,
+    smart_kid: Annotated[
+        str | None, typer.Option(help="kid of that key in the client's registered JWK Set")
+    ] = None,
+    smart_scope: Annotated[
+        str, typer.Option(help="scopes to request (SMART v2 system scopes)")
+    ] = "system/*.rs",
+    smart_jku: Annotated[
+        str | None,
+        typer.Option(help="JWK Set URL registered for the client (sent as the jku header)"),
+    ] = None,
 ) -> None:
     """Check a FHIR server for front-desk readiness; exit 1 when an error-severity check fails."""
-    from conformance.command import run_command
+    from conformance.command import run_command, smart_credentials
 
+    try:
+        smart = smart_credentials(
+            smart_client_id, smart_key, smart_kid, scope=smart_scope, jku=smart_jku
+        )
+    except ValueError as exc:
+        typer.echo(f"frontdesk conformance: {exc}", err=True)
+        raise typer.Exit(2) from None
     raise typer.Exit(
         run_command(
             base_url=base_url,
@@ -128,6 +159,7 @@ def conformance(
             auth=auth,
             show_phi=show_phi,
             scope_tag=scope_tag,
+            smart=smart,
             json_path=report_json,
             junit_path=junit,
             html_path=html,

@@ -40,6 +40,7 @@ from .services.coverage import CoverageDesk
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
 from .services.holds import HoldStore
+from .services.patient_records import RecordPorts
 from .services.payers import PayerPort
 from .services.scheduling import ProposalStore, scheduler_for
 from .services.slots import SlotSearch
@@ -85,23 +86,12 @@ async def bootstrap(
     tenants = {
         t.id: _tenant_sources(t, stack, metrics, cache, keys, adapters) for t in settings.tenants
     }
-    booking = {
-        tenant_id: BookingPorts(
-            sources=sources,
-            cache=cache,
-            keys=keys,
-            holds=HoldStore(cache, keys, tenant_id),
-            idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
-            on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
-        )
-        for tenant_id, sources in tenants.items()
-    }
     directory = {
         tenant_id: Directory(
             sources,
             cache,
             keys,
-            ttl_seconds=settings.cache.directory_ttl_seconds,
+            ttl=settings.cache.directory_ttl,
             deadline_seconds=settings.source_deadline_seconds,
         )
         for tenant_id, sources in tenants.items()
@@ -118,6 +108,19 @@ async def bootstrap(
         )
         for tenant_id, sources in tenants.items()
     }
+    booking = {
+        tenant_id: BookingPorts(
+            sources=sources,
+            cache=cache,
+            keys=keys,
+            holds=HoldStore(cache, keys, tenant_id),
+            slots=slots[tenant_id],
+            idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
+            deadline_seconds=settings.source_deadline_seconds,
+            on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
+        )
+        for tenant_id, sources in tenants.items()
+    }
     coverage = _coverage(settings, stack, tenants, cache, keys, adapters)
     if coverage.batch is not None:
         await connect_cluster(coverage.batch.queue.redis)
@@ -131,6 +134,14 @@ async def bootstrap(
         tenants=tenants,
         booking=booking,
         directory=directory,
+        records={
+            tenant_id: RecordPorts(
+                sources=sources,
+                store=coverage.store,
+                deadline_seconds=settings.source_deadline_seconds,
+            )
+            for tenant_id, sources in tenants.items()
+        },
         slots=slots,
         coverage=coverage,
         client_slots=ClientSlots(

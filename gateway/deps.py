@@ -23,6 +23,7 @@ from .security import NotAuthenticated, Principal
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.directory import Directory
+from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
 from .settings import Settings
 from .sources import TenantSources
@@ -34,6 +35,7 @@ __all__ = [
     "CurrentPrincipal",
     "DirectoryDep",
     "FreshDep",
+    "RecordsDep",
     "RuntimeDep",
     "SettingsDep",
     "SlotSearchDep",
@@ -199,3 +201,10 @@ async def wants_fresh(
 
 
 FreshDep = Annotated[bool, Depends(wants_fresh)]
+
+
+async def records(runtime: RuntimeDep, principal: CurrentPrincipal) -> RecordPorts:
+    return runtime.records[principal.tenant]
+
+
+RecordsDep = Annotated[RecordPorts, Depends(records)]

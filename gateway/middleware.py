@@ -37,13 +37,17 @@ def note_audit(
     *,
     patient_ids: list[str] | None = None,
     sources: list[str] | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Mark this request as touching PHI; the audit middleware writes the event."""
+    """Mark this request as touching PHI; the audit middleware writes the event.
+
+    ``reason``: why the actor did something out of the ordinary (an override)."""
     # Straight into the scope's state dict that Observe reads (request.state wraps it).
     state = request.scope.setdefault("state", {})
     state["audit_action"] = action
     state["audit_patients"] = tuple(patient_ids or ())
     state["audit_sources"] = tuple(sources or ())
+    state["audit_reason"] = reason
 
 
 def _outcome(status: int, partial: bool) -> Outcome:
@@ -162,6 +166,7 @@ class Observe:
                     patient_ids=state.get("audit_patients", ()),
                     sources=state.get("audit_sources", ()),
                     route=route_name,
+                    reason=state.get("audit_reason"),
                 )
             )
         elif status in (401, 403) and route.startswith("/v1/"):

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .problems import PROBLEM_JSON
+from .schemas import CandidateOut, SlotOut
 
 __all__ = ["install_openapi"]
 
@@ -30,6 +31,33 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "code": {"type": "string", "description": "Stable; switch on this, not on words."},
         "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "validation_error: where and what.",
+            "items": {"type": "object"},
+        },
+        "alternatives": {
+            "type": "array",
+            "description": "slot_taken, slot_held: up to three free slots to offer instead.",
+            "items": {"$ref": "#/components/schemas/SlotOut"},
+        },
+        "conflicts": {
+            "type": "array",
+            "description": "patient_conflict: the patient's other appointments then "
+            "(id, source, status, start, end, location).",
+            "items": {"type": "object"},
+        },
+        "candidates": {
+            "type": "array",
+            "description": "possible_duplicate: the records that may be this patient, "
+            "each with its grade and the fields that agree.",
+            "items": {"$ref": "#/components/schemas/CandidateOut"},
+        },
+        "held_until": {
+            "type": "string",
+            "format": "date-time",
+            "description": "slot_held: when the other desk's hold ends.",
+        },
     },
     "additionalProperties": True,
 }
@@ -40,7 +68,7 @@ _EVERY_V1: dict[str, tuple[str, list[str]]] = {
     "403": ("The client lacks the scope, or its tenant is not configured.", ["forbidden"]),
     "422": (
         "The request is not valid (shape, range or combination of its parts).",
-        ["validation_error", "date_out_of_range"],
+        ["validation_error", "date_out_of_range", "overbook_unsupported"],
     ),
     "429": (
         "The client has too many requests in progress; retry after Retry-After.",
@@ -63,17 +91,88 @@ _WITH_BODY: dict[str, tuple[str, list[str]]] = {
 _NOT_FOUND = ("Not found: no such record (or not this tenant's).", ["not_found"])
 # Refusals only some operations give, by operation id.
 _CONFLICTS: dict[str, list[str]] = {
-    "bookAppointment": ["slot_taken", "slot_held", "slot_unavailable", "idempotency_conflict"],
+    "bookAppointment": [
+        "slot_taken",
+        "slot_held",
+        "slot_unavailable",
+        "patient_conflict",
+        "overbook_limit",
+        "idempotency_conflict",
+        "concurrent_update",
+    ],
     "rescheduleAppointment": [
         "slot_taken",
         "slot_held",
         "slot_unavailable",
+        "patient_conflict",
         "idempotency_conflict",
         "concurrent_update",
     ],
     "cancelAppointment": ["concurrent_update"],
+    "checkInAppointment": ["invalid_transition", "version_conflict"],
+    "noShowAppointment": ["invalid_transition", "version_conflict"],
     "holdSlot": ["slot_taken", "slot_held", "slot_unavailable"],
+    "registerPatient": ["possible_duplicate"],
+    "updatePatient": ["version_conflict"],
+    "addPatientCoverage": ["version_conflict"],
 }
+
+
+# Examples a desk app's developer starts from, by operation: parameter values and, for
+# bodies whose model has none of its own, the body. The ids are sandbox-shaped.
+_PATIENT = "ZWhyLWEvUGF0aWVudC9wLTEwMDE"
+_SLOT = "ZWhyLWEvU2xvdC9zLWVoci1hLTAwMDE"
+_APPOINTMENT = "ZWhyLWEvQXBwb2ludG1lbnQvYS0x"
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "startCoverageBatch": {"body": {"date": "2026-12-08"}},
+    "getCoverageBatch": {"parameters": {"job_id": "k3Jp0x9QeVh2"}},
+    "searchPatients": {
+        "parameters": {"family": "Garcia", "given": "Patricia", "birthdate": "1961-07-22"}
+    },
+    "getPatient": {"parameters": {"patient_id": _PATIENT}},
+    "updatePatient": {"parameters": {"patient_id": _PATIENT, "If-Match": 'W/"2"'}},
+    "patientConflicts": {
+        "parameters": {"patient_id": _PATIENT, "from": "2026-12-07", "to": "2026-12-11"}
+    },
+    "listPatientCoverages": {"parameters": {"patient_id": _PATIENT}},
+    "addPatientCoverage": {"parameters": {"patient_id": _PATIENT}},
+    "findSlots": {
+        "parameters": {"start": "2026-12-07", "end": "2026-12-11", "service_type": "124"}
+    },
+    "nextAvailableSlots": {"parameters": {"service_type": "124", "per_practitioner": 1}},
+    "holdSlot": {"parameters": {"slot_id": _SLOT}, "body": {"minutes": 5}},
+    "releaseSlotHold": {"parameters": {"slot_id": _SLOT, "Hold-Token": "Qm9va2VkQnlEZXNrNDI"}},
+    "bookAppointment": {
+        "parameters": {"Idempotency-Key": "desk-42-call-0815"},
+        "body": {"slot_id": _SLOT, "patient_id": _PATIENT, "hold_token": "Qm9va2VkQnlEZXNrNDI"},
+    },
+    "listAppointments": {"parameters": {"date": "2026-12-07", "include": ["coverage"]}},
+    "getAppointment": {"parameters": {"appointment_id": _APPOINTMENT}},
+    "cancelAppointment": {
+        "parameters": {"appointment_id": _APPOINTMENT},
+        "body": {"reason": "patient called to cancel"},
+    },
+    "rescheduleAppointment": {
+        "parameters": {"appointment_id": _APPOINTMENT, "Idempotency-Key": "desk-42-resched-1"},
+        "body": {"slot_id": _SLOT, "reason": "patient asked for a later time"},
+    },
+    "checkInAppointment": {"parameters": {"appointment_id": _APPOINTMENT, "If-Match": 'W/"1"'}},
+    "noShowAppointment": {"parameters": {"appointment_id": _APPOINTMENT}},
+    "searchPractitioners": {"parameters": {"name": "Rivera", "specialty": "394814009"}},
+    "searchLocations": {"parameters": {"name": "Main Street"}},
+    "listVisitTypes": {"parameters": {"source": "ehr-a"}},
+}
+
+
+def _examples(operation: dict[str, Any]) -> None:
+    wanted = _EXAMPLES.get(operation.get("operationId", ""), {})
+    values = wanted.get("parameters", {})
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] in values:
+            parameter["example"] = values[parameter["name"]]
+    if "body" in wanted and "requestBody" in operation:
+        for content in operation["requestBody"].get("content", {}).values():
+            content["example"] = wanted["body"]
 
 
 def _problem(description: str, codes: list[str]) -> dict[str, Any]:
@@ -85,7 +184,14 @@ def _problem(description: str, codes: list[str]) -> dict[str, Any]:
 
 def _document(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {})
-    components.setdefault("schemas", {})["Problem"] = _PROBLEM_SCHEMA
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = _PROBLEM_SCHEMA
+    # Models only problems carry (no operation answers them on success).
+    for model in (CandidateOut, SlotOut):
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in extra.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas.setdefault(model.__name__, extra)
     for name in ("HTTPValidationError", "ValidationError"):
         components["schemas"].pop(name, None)
     components["securitySchemes"] = {
@@ -101,6 +207,7 @@ def _document(schema: dict[str, Any]) -> dict[str, Any]:
             if not path.startswith("/v1/"):
                 continue
             operation["security"] = [{"bearer": []}]
+            _examples(operation)
             wanted = dict(_EVERY_V1) | _UPSTREAM
             if "requestBody" in operation:
                 wanted |= _WITH_BODY

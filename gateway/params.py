@@ -58,6 +58,7 @@ FORBIDDEN_CHARACTERS = (
 )
 TEXT_PATTERN = rf"^[^{FORBIDDEN_CHARACTERS}]+$"
 
+
 GatewayIdPath = Annotated[str, Path(pattern=GATEWAY_ID_PATTERN, max_length=300)]
 GatewayIdQuery = Annotated[str | None, Query(pattern=GATEWAY_ID_PATTERN, max_length=300)]
 SourceQuery = Annotated[

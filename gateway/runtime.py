@@ -19,6 +19,7 @@ from .services.coverage import CoverageDesk
 from .services.coverage_batch import item_function
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
+from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
 from .settings import Settings
 from .sources import TenantSources
@@ -64,6 +65,7 @@ class Runtime:
     tenants: dict[str, TenantSources]
     booking: dict[str, BookingPorts]
     directory: dict[str, Directory]
+    records: dict[str, RecordPorts]
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots

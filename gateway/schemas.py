@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mappers.model import (
     Address,
@@ -28,18 +28,23 @@ __all__ = [
     "BatchSummary",
     "BookingRequest",
     "CancelRequest",
+    "CandidateOut",
+    "ConflictOut",
     "CoverageBadge",
     "CoverageBatchRequest",
     "CoverageCheckRequest",
+    "CoverageIn",
     "HoldOut",
     "HoldRequest",
     "ListResponse",
     "LocationOut",
     "PatientBrief",
+    "PatientChangesIn",
     "PatientLink",
     "PatientOut",
     "PractitionerOut",
     "Ref",
+    "RegistrationRequest",
     "RescheduleRequest",
     "RescheduleResult",
     "SlotOut",
@@ -92,6 +97,9 @@ class PatientOut(BaseModel):
     address: Address | None
     language: str | None
     active: bool | None
+    version: str | None = Field(
+        default=None, description="The primary record's version: If-Match for corrections."
+    )
     links: list[PatientLink]
     possible_duplicates: list[str] = Field(
         default_factory=list,
@@ -124,11 +132,11 @@ class PatientBrief(BaseModel):
 
 
 class CoverageBadge(BaseModel):
-    """The latest coverage answer in one word: active, inactive, needs_attention (an
-    error, a rejection, an unverified or stale answer: ``reasons`` says what to do), or
-    unknown (not checked yet)."""
+    """The latest coverage answer in one word: active, inactive, self_pay, needs_attention
+    (an error, a rejection, an unverified or stale answer: ``reasons`` says what to do),
+    or unknown (not checked yet)."""
 
-    status: Literal["active", "inactive", "needs_attention", "unknown"]
+    status: Literal["active", "inactive", "self_pay", "needs_attention", "unknown"]
     checked_at: dt.datetime | None = None
     payer_name: str | None = None
     plan_name: str | None = None
@@ -144,6 +152,12 @@ class AppointmentOut(Appointment):
     location: Ref | None = None
     visit_type: str | None = None
     coverage: CoverageBadge | None = None
+
+
+class ConflictOut(BaseModel):
+    """Two of a patient's appointments that overlap (the tenant's buffer included)."""
+
+    appointments: list[Appointment] = Field(min_length=2, max_length=2)
 
 
 class PractitionerOut(BaseModel):
@@ -180,6 +194,12 @@ class VisitTypeOut(BaseModel):
     schedules: int = 0
 
 
+class Override(_In):
+    """Why a desk books against a rule; the reason goes to the audit stream."""
+
+    reason: str = _text(500)
+
+
 class BookingRequest(_In):
     slot_id: str = _ID
     patient_id: str = _ID
@@ -189,6 +209,16 @@ class BookingRequest(_In):
         default=None,
         pattern=HOLD_TOKEN_PATTERN,
         description="The token of this client's hold on the slot (POST /v1/slots/{id}/hold).",
+    )
+    allow_conflict: Override | None = Field(
+        default=None,
+        description="Book although the patient has another appointment then (scope "
+        "appointments:override).",
+    )
+    overbook: Override | None = Field(
+        default=None,
+        description="Book a busy slot, within the tenant's overbook limit (scope "
+        "appointments:overbook).",
     )
 
 
@@ -214,6 +244,11 @@ class CancelRequest(_In):
 class RescheduleRequest(_In):
     slot_id: str = _ID
     reason: str = _text(500, "rescheduled")
+    allow_conflict: Override | None = Field(
+        default=None,
+        description="Book although the patient has another appointment then (scope "
+        "appointments:override).",
+    )
 
 
 class RescheduleResult(BaseModel):
@@ -230,8 +265,42 @@ AppointmentList = ListResponse[Appointment]
 PatientList = ListResponse[PatientOut]
 
 
+_MEMBER = ("member_id", "payer_id", "first_name", "last_name", "birth_date")
+
+
 class CoverageCheckRequest(_In):
     """Who to check (a gateway patient id, or member id + payer + name + birth date) and what."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            # The rule the service enforces, stated: one way to name the patient.
+            "oneOf": [
+                {
+                    "required": ["patient_id"],
+                    "properties": {"patient_id": {"type": "string"}},
+                    "not": {"anyOf": [{"required": [f]} for f in ("member_id", "payer_id")]},
+                },
+                {
+                    "required": list(_MEMBER),
+                    "properties": {f: {"type": "string"} for f in _MEMBER},
+                    "not": {"required": ["patient_id"]},
+                },
+            ],
+            "examples": [
+                {"patient_id": "ZWhyLWEvUGF0aWVudC9wLTEwMDE", "service_types": ["98"]},
+                {
+                    "member_id": "SIM-ACTIVE-1",
+                    "payer_id": "SIMPAYER",
+                    "first_name": "Jane",
+                    "last_name": "Doe",
+                    "birth_date": "1980-01-15",
+                    "service_types": ["30", "98"],
+                },
+            ],
+        },
+    )
 
     patient_id: str | None = Field(default=None, max_length=300, pattern=GATEWAY_ID_PATTERN)
     member_id: str | None = _text(80, None)
@@ -303,3 +372,178 @@ class BatchStarted(BatchStatus):
     """The queued batch, with which EHRs listed the day's appointments."""
 
     sources: list[SourceStatusOut]
+
+
+# --- patient records (registration, corrections, insurance) -----------------------------
+
+_Text40 = Annotated[str, Field(min_length=1, max_length=40, pattern=TEXT_PATTERN)]
+_Text100 = Annotated[str, Field(min_length=1, max_length=100, pattern=TEXT_PATTERN)]
+_URI = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s|]+$")]
+_Use = Literal["home", "work", "temp", "old", "mobile"]
+
+
+class IdentifierIn(_In):
+    system: _URI
+    value: _Text100
+    type: str | None = Field(default=None, pattern=r"^[A-Z]{2,4}$", description="v2-0203: MR...")
+
+
+class NameIn(_In):
+    family: _Text100
+    given: list[_Text100] = Field(default_factory=list, max_length=5)
+    prefix: list[_Text40] = Field(default_factory=list, max_length=3)
+    suffix: list[_Text40] = Field(default_factory=list, max_length=3)
+
+
+class ContactIn(_In):
+    value: _Text100
+    use: _Use | None = None
+
+
+class AddressIn(_In):
+    line: list[_Text100] = Field(default_factory=list, max_length=3)
+    city: _Text100 | None = None
+    state: _Text40 | None = None
+    postal_code: _Text40 | None = None
+    country: _Text40 | None = None
+    use: Literal["home", "work", "temp", "old", "billing"] | None = None
+
+
+_LANGUAGE = Field(
+    default=None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", description="BCP-47: en, es, pt-BR ..."
+)
+
+
+class RegistrationRequest(_In):
+    """A new patient, registered in one of the tenant's EHRs (``source``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "ehr-a",
+                    "identifier": {"system": "urn:hospital:mrn", "value": "MRN-20261207-4411"},
+                    "name": {"family": "Okafor", "given": ["Chidi"]},
+                    "birth_date": "1990-05-14",
+                    "gender": "male",
+                    "phones": [{"value": "555-0144", "use": "mobile"}],
+                    "language": "en",
+                }
+            ]
+        },
+    )
+
+    source: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    identifier: IdentifierIn = Field(
+        description="The desk's key for this registration: a retried one finds the first."
+    )
+    name: NameIn
+    birth_date: BodyDate | None = None
+    gender: Literal["male", "female", "other", "unknown"] | None = None
+    phones: list[ContactIn] = Field(default_factory=list, max_length=3)
+    emails: list[ContactIn] = Field(default_factory=list, max_length=3)
+    address: AddressIn | None = None
+    language: str | None = _LANGUAGE
+    confirm_new: bool = Field(
+        default=False,
+        description="Register although possible duplicates were found (after a 409).",
+    )
+
+
+class PatientChangesIn(_In):
+    """Corrections to a patient's record; what is not given stays as it is."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"phones": [{"value": "555-0199", "use": "mobile"}], "language": "es"}]
+        },
+    )
+
+    phones: list[ContactIn] = Field(default_factory=list, max_length=3)
+    emails: list[ContactIn] = Field(default_factory=list, max_length=3)
+    address: AddressIn | None = None
+    language: str | None = _LANGUAGE
+    family: _Text100 | None = None
+    given: list[_Text100] | None = Field(default=None, max_length=5)
+
+
+class CoverageIn(_In):
+    """Insurance to add, or to put in place of one on file (``replaces``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "payer_id": "SIMPAYER",
+                    "payer_name": "SIMULATED PAYER",
+                    "member_id": "SIM-ACTIVE-1",
+                    "group_number": "GRP-7",
+                    "relationship": "self",
+                },
+                {"self_pay": True},
+            ],
+            # The rules _payer_or_self_pay enforces, stated for clients and contract tests.
+            "if": {
+                "required": ["group_name"],
+                "properties": {"group_name": {"type": "string"}},
+            },
+            "then": {
+                "required": ["group_number"],
+                "properties": {"group_number": {"type": "string"}},
+            },
+            "anyOf": [
+                {"properties": {"self_pay": {"const": True}}, "required": ["self_pay"]},
+                {
+                    "properties": {
+                        "payer_id": {"type": "string"},
+                        "member_id": {"type": "string"},
+                    },
+                    "required": ["payer_id", "member_id"],
+                },
+            ],
+        },
+    )
+
+    self_pay: bool = False
+    payer_id: _Text40 | None = None
+    payer_name: _Text100 | None = None
+    member_id: _Text40 | None = None
+    group_number: _Text40 | None = None
+    group_name: _Text100 | None = None
+    plan_name: _Text100 | None = None
+    relationship: Literal["self", "spouse", "child", "parent", "common", "other", "injured"] = (
+        "self"
+    )
+    period_start: BodyDate | None = None
+    period_end: BodyDate | None = None
+    order: int | None = Field(default=None, ge=1, le=9)
+    replaces: str | None = Field(
+        default=None,
+        max_length=300,
+        pattern=GATEWAY_ID_PATTERN,
+        description="The id of the coverage on file this one replaces.",
+    )
+
+    @model_validator(mode="after")
+    def _payer_or_self_pay(self) -> CoverageIn:
+        if not self.self_pay and not (self.payer_id and self.member_id):
+            raise ValueError("insurance needs payer_id and member_id, or self_pay")
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValueError("period_end comes before period_start")
+        if self.group_name and not self.group_number:
+            raise ValueError("a group name needs its group number")
+        return self
+
+
+class CandidateOut(BaseModel):
+    """A patient the registration may duplicate, and why the gateway thinks so."""
+
+    patient: PatientOut
+    grade: Literal["certain", "probable", "possible"]
+    agreeing: list[str] = Field(description="The fields that agree: family, given, birth_date...")

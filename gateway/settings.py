@@ -49,20 +49,28 @@ _YAML_PATH: ContextVar[Path | None] = ContextVar("frontdesk_yaml_path", default=
 _ID = r"[a-z0-9][a-z0-9_-]{0,62}"
 Scope = Literal[
     "patients:read",
+    # Register patients, correct their records and insurance.
+    "patients:write",
     "slots:read",
     "appointments:read",
     "appointments:write",
     "coverage:check",
     # Operators: /readyz with each tenant's and source's state.
     "operations:read",
+    # Book over the patient's other appointment (with a reason), overbook a busy slot.
+    "appointments:override",
+    "appointments:overbook",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
+    "patients:write",
     "slots:read",
     "appointments:read",
     "appointments:write",
     "coverage:check",
     "operations:read",
+    "appointments:override",
+    "appointments:overbook",
 )
 
 
@@ -193,6 +201,11 @@ class TenantConfig(_Config):
     provider_name: str | None = None
     sources: list[SourceConfig] = Field(min_length=1)
     payers: list[PayerConfig] = Field(default_factory=list)
+    # Minutes around a booking that the patient's other appointments must keep clear of
+    # (e.g. travel time between the hospital's clinics); 0: only a real overlap.
+    conflict_buffer_minutes: int = Field(default=0, ge=0, le=240)
+    # Extra bookings a slot may take when a desk overbooks on purpose (with the scope).
+    overbook_limit: int = Field(default=1, ge=0, le=10)
 
     @model_validator(mode="after")
     def _unique_sources(self) -> TenantConfig:
@@ -222,13 +235,24 @@ class EncryptionKeyConfig(_Config):
     secret: SecretRef
 
 
+class DirectoryTtl(_Config):
+    """Seconds each kind of directory answer is cached."""
+
+    practitioners: int = Field(default=3600, ge=0, le=7 * 86_400)
+    locations: int = Field(default=86_400, ge=0, le=7 * 86_400)
+    visit_types: int = Field(default=3600, ge=0, le=7 * 86_400)
+    # The names shown next to slots and appointments.
+    names: int = Field(default=86_400, ge=0, le=7 * 86_400)
+
+
 class CacheConfig(_Config):
     # None: in-memory cache (sandbox, tests); in production one of the forms that
     # ``gateway.redis_conn`` reads: redis://, redis+sentinel://, redis+cluster://.
     redis_url: str | None = None
     slots_ttl_seconds: int = Field(default=30, ge=0, le=3600)
-    # Practitioners, locations, visit types and their names change rarely.
-    directory_ttl_seconds: int = Field(default=3600, ge=0, le=86_400)
+    # Practitioners, locations, visit types and their names change rarely; each kind has
+    # its own time to live (0: not cached).
+    directory_ttl: DirectoryTtl = DirectoryTtl()
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     eligibility_active_ttl_seconds: int = Field(default=12 * 3600, ge=0)
     eligibility_inactive_ttl_seconds: int = Field(default=3600, ge=0)

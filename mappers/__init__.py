@@ -10,7 +10,9 @@ HealthcareService) to its canonical record; ``from_bundle(bundle, source=...)``
 maps a Bundle page to a ``MappedBundle``; ``from_bundle_pages(pages, source=...)``
 maps the pages of one search together (``_include``d records of any page resolve
 the matches' references). All raise only ``MappingError`` (with the field path).
-``display_name`` is the one way a person's name is shown.
+``display_name`` is the one way a person's name is shown. What the gateway writes is
+built strictly in ``mappers.outbound`` (from ``NewPatient``, ``PatientChanges``,
+``NewCoverage``, ``EligibilityRequest`` and the records read).
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ from .model import (
     HumanName,
     Identifier,
     Location,
+    NewCoverage,
+    NewPatient,
     Organization,
     Participant,
     Patient,
+    PatientChanges,
     Person,
     Practitioner,
     PractitionerRole,
@@ -69,9 +74,12 @@ __all__ = [
     "MappedBundle",
     "MappedSearch",
     "MappingError",
+    "NewCoverage",
+    "NewPatient",
     "Organization",
     "Participant",
     "Patient",
+    "PatientChanges",
     "Person",
     "Practitioner",
     "PractitionerRole",

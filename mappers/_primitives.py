@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from functools import lru_cache
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel
 
 from .errors import MappingError
 from .fhir_dates import datetime_problem, parse_date_floor, parse_datetime, parse_partial_date
@@ -26,6 +29,7 @@ __all__ = [
     "as_bool",
     "as_list",
     "as_str",
+    "build",
     "codeable_codes",
     "codeable_text",
     "contained_index",
@@ -125,7 +129,6 @@ class Ctx:
         self,
         source: str,
         resource_type: str,
-        *,
         full_url: str | None = None,
         index: EntryIndex | None = None,
     ) -> None:
@@ -148,13 +151,16 @@ class Ctx:
         mapped resolves to that entry (a version-specific URL matches without its
         ``/_history/v``); otherwise references resolve as ``parse_reference`` reads them.
         """
-        if self.index is not None and isinstance(raw, OBJECT):
-            ref = raw.get("reference")
-            if isinstance(ref, str) and (ref.startswith("urn:") or "://" in ref):
-                hit = self.index.lookup(entry_key(ref))
-                if hit is not None:
-                    return hit
-        return parse_reference(raw)
+        if raw is None or not isinstance(raw, OBJECT):
+            return None
+        ref = raw.get("reference")
+        if type(ref) is not str or not ref or ref[0] == "#":
+            return None
+        if self.index is not None and (ref.startswith("urn:") or "://" in ref):
+            hit = self.index.lookup(entry_key(ref))
+            if hit is not None:
+                return hit
+        return _parse_reference_text(ref)
 
     def ref_id(self, raw: Any, path: str, expected: str | None = None) -> str | None:
         """Gateway id for a Reference to a record of this source, or None (with a warning)."""
@@ -179,15 +185,15 @@ class Ctx:
 
 def as_str(value: Any) -> str | None:
     """A non-empty stripped string, or None."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
+    # The exact-type test first: JSON strings are str, and it is the cheaper check.
+    if type(value) is str or isinstance(value, str):
+        return value.strip() or None
     return None
 
 
 def as_list(value: Any) -> list[Any]:
     """A JSON array as a list; a lone object (a common vendor slip) as a one-item list."""
-    if isinstance(value, list):
+    if type(value) is list or isinstance(value, list):
         return value
     if value is None:
         return []
@@ -201,11 +207,17 @@ def parse_reference(raw: Any) -> tuple[str, str] | None:
     those, and a Reference with ``type`` + ``identifier`` is not resolvable
     (None). Contained (``#id``) and display-only references give None.
     """
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return None
     ref = raw.get("reference")
-    if not isinstance(ref, str) or not ref or ref.startswith("#"):
+    if type(ref) is not str or not ref or ref[0] == "#":
         return None
+    return _parse_reference_text(ref)
+
+
+# The same reference recurs across a page (every Slot of one Schedule names it).
+@lru_cache(maxsize=4096)
+def _parse_reference_text(ref: str) -> tuple[str, str] | None:
     ref = ref.strip()
     if "://" in ref or ref.startswith("urn:"):
         if ref.startswith("urn:"):
@@ -225,57 +237,92 @@ def parse_reference(raw: Any) -> tuple[str, str] | None:
 
 
 def codeable_codes(raw: Any) -> list[str]:
-    """The codes of a CodeableConcept (or of a list of them), in order, without duplicates."""
-    return read_concepts(raw)[0]
+    """The codes of a CodeableConcept (or of a list of them), in order, without duplicates;
+    a concept with no usable coding gives its text. (The codes ``read_concepts`` gives,
+    without building its Codings.)"""
+    codes: list[str] = []
+    if raw is None:
+        return codes
+    for concept in raw if type(raw) is list else as_list(raw):
+        concept = _concept_object(concept)
+        if concept is None:
+            continue
+        items = concept.get("coding")
+        found = False
+        if items:
+            for coding in items if type(items) is list else as_list(items):
+                if not isinstance(coding, OBJECT):
+                    continue
+                code = coding.get("code")
+                if type(code) is str and (code := code.strip()):
+                    found = True
+                    if code not in codes:
+                        codes.append(code)
+                elif not found:
+                    display = coding.get("display")
+                    found = type(display) is str and bool(display.strip())
+        if not found:
+            text = concept.get("text")
+            if type(text) is str and (text := text.strip()) and text not in codes:
+                codes.append(text)
+    return codes
 
 
 def read_concepts(raw: Any) -> tuple[list[str], list[dict[str, Any]]]:
     """Codes and Codings (as model input) of a CodeableConcept or a list of them.
 
-    Codes: every coding's code, in order, without duplicates; a concept with no coding
-    contributes its text. Codings: system, code and display (the coding's, else the
-    concept's text), one per distinct (system, code); a concept with only text gives
-    one with only a display. R5 CodeableReferences (``{"concept": ...}``) are read
-    through their concept.
+    Codes: every coding's code, in order, without duplicates; a concept with no usable
+    coding (one with a code or a display) contributes its text. Codings: system, code
+    and display (the coding's, else the concept's text), one per distinct (system,
+    code); a concept with only text gives one with only a display. R5
+    CodeableReferences (``{"concept": ...}``) are read through their concept.
     """
     codes: list[str] = []
     codings: list[dict[str, Any]] = []
-    for concept in raw if isinstance(raw, list) else as_list(raw):
-        if not isinstance(concept, OBJECT):
+    if raw is None:
+        return codes, codings
+    for concept in raw if type(raw) is list else as_list(raw):
+        concept = _concept_object(concept)
+        if concept is None:
             continue
-        if "concept" in concept and "coding" not in concept:
-            concept = concept.get("concept")
-            if not isinstance(concept, OBJECT):
-                continue
         text = concept.get("text")
-        text = text.strip() or None if isinstance(text, str) else None
+        text = (text.strip() or None) if type(text) is str else None
         items = concept.get("coding")
         found = False
-        for coding in items if isinstance(items, list) else as_list(items):
-            if not isinstance(coding, OBJECT):
-                continue
-            code = coding.get("code")
-            code = code.strip() or None if isinstance(code, str) else None
-            display = coding.get("display")
-            display = display.strip() or None if isinstance(display, str) else None
-            if code is None and display is None:
-                continue
-            display = display or text
-            found = True
-            system = coding.get("system")
-            system = system.strip() or None if isinstance(system, str) else None
-            if code is not None:
-                if code in codes:
-                    if any(c["code"] == code and c["system"] == system for c in codings):
+        if items:
+            for coding in items if type(items) is list else as_list(items):
+                if not isinstance(coding, OBJECT):
+                    continue
+                code = coding.get("code")
+                code = (code.strip() or None) if type(code) is str else None
+                display = coding.get("display")
+                display = (display.strip() or None) if type(display) is str else None
+                if code is None and display is None:
+                    continue
+                found = True
+                system = coding.get("system")
+                system = (system.strip() or None) if type(system) is str else None
+                if code is not None:
+                    if code not in codes:
+                        codes.append(code)
+                    elif any(c["code"] == code and c["system"] == system for c in codings):
                         continue
-                else:
-                    codes.append(code)
-            codings.append({"system": system, "code": code, "display": display})
+                codings.append({"system": system, "code": code, "display": display or text})
         if not found and text is not None:
             if text not in codes:
                 codes.append(text)
             codings.append({"system": None, "code": None, "display": text})
     return codes, codings
+
+
+def _concept_object(concept: Any) -> Mapping[str, Any] | None:
+    """A CodeableConcept object, looking through an R5 CodeableReference's ``concept``."""
+    if not isinstance(concept, OBJECT):
+        return None
+    if "concept" in concept and "coding" not in concept:
+        inner = concept.get("concept")
+        return inner if isinstance(inner, OBJECT) else None
+    return concept
 
 
 def read_concept(raw: Any) -> tuple[str | None, dict[str, Any] | None]:
@@ -296,7 +343,7 @@ def read_concept(raw: Any) -> tuple[str | None, dict[str, Any] | None]:
 
 def codeable_text(raw: Any) -> str | None:
     """Human words for a CodeableConcept: its text, else the first coding's display or code."""
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return None
     text = as_str(raw.get("text"))
     if text is not None:
@@ -334,7 +381,7 @@ def has_end(period: Any) -> bool:
     Deliberately clock-free (mappers stay pure and deterministic): FHIR data
     rarely records a planned future end for a name, address or identifier.
     """
-    return isinstance(period, OBJECT) and period.get("end") is not None
+    return period is not None and isinstance(period, OBJECT) and period.get("end") is not None
 
 
 def contained_index(resource: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -363,14 +410,29 @@ def read_datetime(raw: Any, ctx: Ctx, path: str) -> datetime | None:
 
 def read_code(raw: Any, ctx: Ctx, path: str, known: frozenset[str]) -> str | None:
     """A code string; one outside ``known`` is kept as given, with a warning."""
-    code = as_str(raw)
+    if raw is None:
+        return None
+    code = raw.strip() or None if type(raw) is str else as_str(raw)
     if code is None:
-        if raw is not None:
-            ctx.warn(path, "not a code string")
+        ctx.warn(path, "not a code string")
         return None
     if code not in known:
         ctx.warn(path, "code outside the expected value set; kept as given")
     return code
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def build(model: type[_M], fields: dict[str, Any], ctx: Ctx) -> _M:
+    """The record ``fields`` describe, with the context's warnings, validated by ``model``
+    (its own validator, called directly: ``model_validate`` adds a Python-level wrapper
+    on the hot path; an empty warnings list is left to the model's default, cheaper
+    for pydantic than a given one)."""
+    if ctx.warnings:
+        fields["warnings"] = ctx.warnings
+    record: _M = model.__pydantic_validator__.validate_python(fields)
+    return record
 
 
 def record_head(resource: Mapping[str, Any], ctx: Ctx) -> dict[str, Any]:
@@ -453,7 +515,7 @@ def identifier_type(raw: Any) -> str | None:
     A coding from the v2-0203 system wins; otherwise the first coded value
     (vendors often omit the system but use the v2 codes).
     """
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return None
     fallback: str | None = None
     for coding in as_list(raw.get("coding")):

@@ -23,6 +23,7 @@ from ._primitives import (
     Ctx,
     as_list,
     as_str,
+    build,
     codeable_text,
     contained_index,
     read_code,
@@ -98,8 +99,7 @@ def map_appointment(resource: Mapping[str, Any], ctx: Ctx) -> Appointment:
     fields["created"] = read_datetime(resource.get("created"), ctx, "created")
     fields["cancellation_reason"] = codeable_text(resource.get("cancelationReason"))
     fields["identifiers"] = read_identifiers(resource.get("identifier"), ctx, "identifier")
-    fields["warnings"] = ctx.warnings
-    return Appointment.model_validate(fields)
+    return build(Appointment, fields, ctx)
 
 
 def _minutes(raw: Any, ctx: Ctx) -> int | None:

@@ -97,13 +97,23 @@ class MappedBundle(list[CanonicalRecord]):
     def get(self, gateway_id: str | None, expect: type[Any] | None = None) -> Any:
         """The record with this gateway id, included or matched (a Slot's Schedule:
         ``page.get(slot.schedule_id, Schedule)``); None when absent or, with
-        ``expect``, of another kind."""
+        ``expect``, of another kind. A scan: for many look-ups, use ``by_id()``."""
         if gateway_id is None:
             return None
         for record in (*self.included, *self):
             if getattr(record, "id", None) == gateway_id:
                 return record if expect is None or isinstance(record, expect) else None
         return None
+
+    def by_id(self) -> dict[str, CanonicalRecord]:
+        """Every record of the page, included and matched, by gateway id (built once per
+        call: look many references up in it)."""
+        out: dict[str, CanonicalRecord] = {}
+        for record in (*self, *self.included):
+            rid = getattr(record, "id", None)
+            if isinstance(rid, str):
+                out.setdefault(rid, record)
+        return out
 
     def __repr__(self) -> str:
         return (
@@ -192,12 +202,16 @@ def map_entry(entry: Any, path: str, source: str, out: MappedBundle, index: Entr
         out.warnings.append(f"{path}.resource.resourceType: {reason}; skipped")
         return
     full_url = entry.get("fullUrl")
-    ctx = Ctx(source, rtype, full_url=full_url if isinstance(full_url, str) else None, index=index)
+    ctx = Ctx(source, rtype, full_url if isinstance(full_url, str) else None, index)
     try:
-        record = _run(mapper, resource, ctx)
+        record = mapper(resource, ctx)
     except MappingError as exc:
         tail = exc.path[len(rtype) :] if exc.path.startswith(rtype) else f".{exc.path}"
         out.warnings.append(f"{path}.resource{tail}: {exc.reason}; skipped")
+        return
+    except Exception as exc:  # noqa: BLE001 - last line of defence: only MappingError leaves
+        # The message is dropped on purpose (pydantic errors quote input values).
+        out.warnings.append(f"{path}.resource: unreadable ({type(exc).__name__}); skipped")
         return
     search = entry.get("search")
     if isinstance(search, OBJECT) and search.get("mode") == "include":

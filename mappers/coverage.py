@@ -29,6 +29,7 @@ from ._primitives import (
     Ctx,
     as_list,
     as_str,
+    build,
     codeable_codes,
     contained_index,
     first_code,
@@ -66,8 +67,7 @@ def map_coverage(resource: Mapping[str, Any], ctx: Ctx) -> Coverage:
     fields["order"] = _order(resource.get("order"), ctx)
     fields["network"] = as_str(resource.get("network"))
     fields["type"] = first_code(resource.get("type"))
-    fields["warnings"] = ctx.warnings
-    return Coverage.model_validate(fields)
+    return build(Coverage, fields, ctx)
 
 
 def _member(resource: Mapping[str, Any], fields: dict[str, Any], ctx: Ctx) -> None:
@@ -172,7 +172,7 @@ def _one_payor(
 
 
 def _typed_self_pay(raw: Any) -> bool:
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         return False
     for coding in as_list(raw.get("coding")):
         if not isinstance(coding, OBJECT):
@@ -213,7 +213,7 @@ def _classes(raw: Any, fields: dict[str, Any], ctx: Ctx) -> None:
 def _period(raw: Any, fields: dict[str, Any], ctx: Ctx) -> None:
     if raw is None:
         return
-    if not isinstance(raw, OBJECT):
+    if raw is None or not isinstance(raw, OBJECT):
         ctx.warn("period", "not an object")
         return
     for key, end in (("start", False), ("end", True)):

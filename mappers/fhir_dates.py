@@ -30,6 +30,12 @@ _PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?"
 )
+# ASCII digits only ([0-9], not \d): fromisoformat must never see other digits.
+_COMMON = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+)
+_fromisoformat = datetime.fromisoformat
 _INTERVAL = re.compile(
     r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
     r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d+))?)?"
@@ -104,7 +110,8 @@ def parse_datetime(value: Any) -> datetime | None:
     else:
         sign = 1 if tz[0] == "+" else -1
         hours, minutes = int(tz[1:3]), int(tz[4:6])
-        if hours > 14 or minutes > 59:
+        # FHIR: offsets run to 13:59, then exactly 14:00.
+        if hours > 14 or minutes > 59 or (hours == 14 and minutes):
             return None
         tzinfo = timezone(sign * timedelta(hours=hours, minutes=minutes))
     micro = int((frac or "0")[:6].ljust(6, "0"))
@@ -118,41 +125,13 @@ def _parse_common_datetime(value: str) -> datetime | None:
     """Fast path for the shapes servers send almost always.
 
     ``YYYY-MM-DDThh:mm:ss[.fff]Z`` and ``YYYY-MM-DDThh:mm:ss[.fff]+hh:mm`` go to the
-    C parser (``fromisoformat``) after cheap shape checks; anything else returns
-    None and takes the regex path, so the accepted language is unchanged.
+    C parser (``fromisoformat``) after one shape check; anything else returns None
+    and takes the regex path, so the accepted language is unchanged.
     """
-    n = len(value)
-    if n < 20 or not value.isascii():
-        return None
-    if value[-1] == "Z":
-        zone = n - 1
-    elif n >= 25 and value[-6] in "+-" and value[-3] == ":":
-        zone = n - 6
-        hours = value[-5:-3]
-        if not (hours.isdigit() and hours <= "14" and value[-2:].isdigit()):
-            return None
-    else:
-        return None
-    if zone != 19:
-        fraction = value[20:zone]
-        if value[19] != "." or not fraction.isdigit() or len(fraction) > 9:
-            return None
-    if not (
-        value[4] == "-"
-        and value[7] == "-"
-        and value[10] == "T"
-        and value[13] == ":"
-        and value[16] == ":"
-        and value[:4].isdigit()
-        and value[5:7].isdigit()
-        and value[8:10].isdigit()
-        and value[11:13].isdigit()
-        and value[14:16].isdigit()
-        and value[17:19].isdigit()
-    ):
+    if _COMMON.fullmatch(value) is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        return _fromisoformat(value)
     except ValueError:
         return None
 

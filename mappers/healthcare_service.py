@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._primitives import Ctx, as_str, read_bool, read_concepts, read_refs, record_head
+from ._primitives import Ctx, as_str, build, read_bool, read_concepts, read_refs, record_head
 from .model import HealthcareService
 
 __all__ = ["map_healthcare_service"]
@@ -26,5 +26,4 @@ def map_healthcare_service(resource: Mapping[str, Any], ctx: Ctx) -> HealthcareS
     fields["location_ids"] = read_refs(resource.get("location"), ctx, "location", "Location")
     fields["provided_by_id"] = ctx.ref_id(resource.get("providedBy"), "providedBy", "Organization")
     fields["active"] = read_bool(resource.get("active"), ctx, "active")
-    fields["warnings"] = ctx.warnings
-    return HealthcareService.model_validate(fields)
+    return build(HealthcareService, fields, ctx)

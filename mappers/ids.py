@@ -41,27 +41,39 @@ class GatewayId(NamedTuple):
 
 
 def encode_id(source: str, resource_type: str, upstream_id: str) -> str:
-    if not (
-        isinstance(source, str)
-        and isinstance(resource_type, str)
-        and isinstance(upstream_id, str)
-        and _valid_prefix(source, resource_type)
-        and is_fhir_id(upstream_id)
-    ):
+    prefix = (
+        _PREFIXES.get((source, resource_type))
+        if type(source) is str and type(resource_type) is str
+        else None
+    )
+    if prefix is None:
+        prefix = _prefix(source, resource_type)
+    if type(upstream_id) is not str or not is_fhir_id(upstream_id):
         raise InvalidId("source, resource type or upstream id has an invalid format")
-    raw = f"{source}/{resource_type}/{upstream_id}".encode("ascii")
     # base64.urlsafe_b64encode without its Python-level wrappers (this is on the hot path).
-    encoded = binascii.b2a_base64(raw, newline=False).translate(_URLSAFE)
-    return encoded.rstrip(b"=").decode("ascii")
+    encoded = binascii.b2a_base64(prefix + upstream_id.encode("ascii"), newline=False)
+    return encoded.translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 # References repeat (every Slot of a Schedule names it): their ids are worth remembering.
 reference_id = lru_cache(maxsize=4096)(encode_id)
 
+# "<source>/<ResourceType>/" as bytes, for each valid pair seen (a handful per process).
+_PREFIXES: dict[tuple[str, str], bytes] = {}
 
-@lru_cache(maxsize=256)
-def _valid_prefix(source: str, resource_type: str) -> bool:
-    return bool(_SOURCE.fullmatch(source) and _TYPE.fullmatch(resource_type))
+
+def _prefix(source: str, resource_type: str) -> bytes:
+    if not (
+        isinstance(source, str)
+        and isinstance(resource_type, str)
+        and _SOURCE.fullmatch(source)
+        and _TYPE.fullmatch(resource_type)
+    ):
+        raise InvalidId("source, resource type or upstream id has an invalid format")
+    prefix = f"{source}/{resource_type}/".encode("ascii")
+    if len(_PREFIXES) < 1024:
+        _PREFIXES[(source, resource_type)] = prefix
+    return prefix
 
 
 def decode_id(value: str, *, resource_type: str | None = None) -> GatewayId:

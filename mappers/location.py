@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ._contacts import read_address, read_telecom
-from ._primitives import OBJECT, Ctx, as_str, read_code, record_head
+from ._primitives import OBJECT, Ctx, as_str, build, read_code, record_head
 from .model import Location
 from .names import read_strings
 
@@ -41,8 +41,7 @@ def map_location(resource: Mapping[str, Any], ctx: Ctx) -> Location:
         fields["longitude"] = _degrees(position.get("longitude"), 180, ctx, "position.longitude")
     elif position is not None:
         ctx.warn("position", "not an object")
-    fields["warnings"] = ctx.warnings
-    return Location.model_validate(fields)
+    return build(Location, fields, ctx)
 
 
 def _degrees(raw: Any, limit: int, ctx: Ctx, path: str) -> float | None:

@@ -39,9 +39,12 @@ __all__ = [
     "IdOrigin",
     "Identifier",
     "Location",
+    "NewCoverage",
+    "NewPatient",
     "Organization",
     "Participant",
     "Patient",
+    "PatientChanges",
     "PayerKind",
     "Person",
     "Practitioner",
@@ -162,7 +165,8 @@ class Schedule(Record):
     planning_horizon_start: AwareDatetime | None = None
     planning_horizon_end: AwareDatetime | None = None
     comment: str | None = None
-    # The same references as ``actors``, as gateway ids, with the upstream's display.
+    # The actors as gateway ids with the upstream's display, so a desk can name them
+    # ("Dr Ana Rivera, Main Street Clinic"); a display-only actor is kept without an id.
     actor_refs: list[RecordRef] = Field(default_factory=list)
     # ``service_types``/``specialty`` hold codes; these hold the codes with their words.
     service_type_codings: list[Coding] = Field(default_factory=list)
@@ -371,6 +375,9 @@ class EligibilityResult(_Model):
     trace_number: str | None = None
     source: SourceRef | None = None
     warnings: list[str] = Field(default_factory=list)
+    # The insurance on file for the date of service is self-pay: no payer to ask; the
+    # patient pays (a good-faith estimate is owed to them).
+    self_pay: bool = False
 
 
 class Person(_Model):
@@ -401,6 +408,69 @@ class EligibilityRequest(_Model):
     group_number: str | None = None
     # Caller's trace number (X12 TRN02, FHIR identifier); unique per inquiry.
     trace_number: str
+
+
+# --- what the desk asks to write (outbound builders in ``mappers.outbound``) -------
+
+
+class NewPatient(_Model):
+    """A patient to register. ``identifier`` (system and value) is the desk's key for
+    the conditional create, so a retried registration finds the first one."""
+
+    identifier: Identifier
+    name: HumanName
+    other_names: list[HumanName] = Field(default_factory=list)
+    birth_date: date | None = None
+    gender: Literal["male", "female", "other", "unknown"] | None = None
+    phones: list[ContactPoint] = Field(default_factory=list)
+    emails: list[ContactPoint] = Field(default_factory=list)
+    address: Address | None = None
+    # BCP-47 language tag (en, es, pt-BR ...): the patient's preferred language.
+    language: str | None = None
+
+
+class PatientChanges(_Model):
+    """Corrections to a patient's record: None (or empty) leaves a part as it is.
+
+    A phone or email replaces the current one of the same ``use`` (the first current
+    one when ``use`` is None), else is added; ``address`` replaces the current one of
+    its use; ``language`` becomes the preferred one; name parts replace those of the
+    current name (an empty list removes them).
+    """
+
+    phones: list[ContactPoint] = Field(default_factory=list)
+    emails: list[ContactPoint] = Field(default_factory=list)
+    address: Address | None = None
+    language: str | None = None
+    family: str | None = None
+    given: list[str] | None = None
+    prefix: list[str] | None = None
+    suffix: list[str] | None = None
+
+
+class NewCoverage(_Model):
+    """Insurance to add or replace: the payer and member id the coverage check asks
+    about, or self-pay (the patient pays; no payer)."""
+
+    self_pay: bool = False
+    payer_id: str | None = None
+    payer_name: str | None = None
+    # None: the gateway's payer id system (mappers.outbound.PAYER_ID_SYSTEM).
+    payer_id_system: str | None = None
+    member_id: str | None = None
+    member_id_system: str | None = None
+    # Coverage.subscriberId; the member id when not given.
+    subscriber_id: str | None = None
+    group_number: str | None = None
+    group_name: str | None = None
+    plan_name: str | None = None
+    # subscriber-relationship code: self, spouse, child, parent, common, other, injured.
+    relationship: str = "self"
+    period_start: date | None = None
+    period_end: date | None = None
+    order: int | None = None
+    network: str | None = None
+    status: Literal["active", "cancelled", "draft", "entered-in-error"] = "active"
 
 
 CanonicalRecord = (

@@ -63,11 +63,12 @@ def _human_name(item: Mapping[str, Any], ctx: Ctx, path: str) -> dict[str, Any] 
         parts = [p for p in (as_str(x) for x in family_raw) if p is not None]
         family = " ".join(parts) or None
         ctx.warn(f"{path}.family", "a list where a string was expected; joined")
+    given, prefix, suffix = item.get("given"), item.get("prefix"), item.get("suffix")
     name = {
         "family": family,
-        "given": read_strings(item.get("given")),
-        "prefix": read_strings(item.get("prefix")),
-        "suffix": read_strings(item.get("suffix")),
+        "given": read_strings(given) if given is not None else [],
+        "prefix": read_strings(prefix) if prefix is not None else [],
+        "suffix": read_strings(suffix) if suffix is not None else [],
         "text": as_str(item.get("text")),
         "use": as_str(item.get("use")),
     }

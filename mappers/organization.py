@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._contacts import read_address, read_telecom
-from ._primitives import Ctx, as_str, read_bool, read_identifiers, read_npi, record_head
+from ._primitives import Ctx, as_str, build, read_bool, read_identifiers, read_npi, record_head
 from .model import Organization
 
 __all__ = ["map_organization"]
@@ -28,5 +28,4 @@ def map_organization(resource: Mapping[str, Any], ctx: Ctx) -> Organization:
     fields["active"] = read_bool(resource.get("active"), ctx, "active")
     fields["phones"] = read_telecom(resource.get("telecom"), ctx)[0]
     fields["address"] = read_address(resource.get("address"), ctx)
-    fields["warnings"] = ctx.warnings
-    return Organization.model_validate(fields)
+    return build(Organization, fields, ctx)

@@ -24,6 +24,7 @@ from ._primitives import (
     Ctx,
     as_list,
     as_str,
+    build,
     first_code,
     parse_partial_date,
     read_bool,
@@ -50,8 +51,7 @@ def map_patient(resource: Mapping[str, Any], ctx: Ctx) -> Patient:
     fields["language"] = _language(resource.get("communication"))
     fields["active"] = read_bool(resource.get("active"), ctx, "active")
     fields["deceased"] = _deceased(resource, ctx)
-    fields["warnings"] = ctx.warnings
-    return Patient.model_validate(fields)
+    return build(Patient, fields, ctx)
 
 
 def _birth_date(resource: Mapping[str, Any], ctx: Ctx) -> str | None:

@@ -18,6 +18,7 @@ from ._primitives import (
     OBJECT,
     Ctx,
     as_list,
+    build,
     read_bool,
     read_code,
     read_concepts,
@@ -48,5 +49,4 @@ def map_practitioner(resource: Mapping[str, Any], ctx: Ctx) -> Practitioner:
             continue
         qualifications.extend(read_concepts(item.get("code"))[1])
     fields["qualifications"] = qualifications
-    fields["warnings"] = ctx.warnings
-    return Practitioner.model_validate(fields)
+    return build(Practitioner, fields, ctx)

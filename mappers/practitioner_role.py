@@ -12,7 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._contacts import read_telecom
-from ._primitives import OBJECT, Ctx, as_str, read_bool, read_concepts, read_refs, record_head
+from ._primitives import (
+    OBJECT,
+    Ctx,
+    as_str,
+    build,
+    read_bool,
+    read_concepts,
+    read_refs,
+    record_head,
+)
 from .model import PractitionerRole
 
 __all__ = ["map_practitioner_role"]
@@ -38,5 +47,4 @@ def map_practitioner_role(resource: Mapping[str, Any], ctx: Ctx) -> Practitioner
     fields["specialties"] = read_concepts(resource.get("specialty"))[1]
     fields["active"] = read_bool(resource.get("active"), ctx, "active")
     fields["phones"], fields["emails"] = read_telecom(resource.get("telecom"), ctx)
-    fields["warnings"] = ctx.warnings
-    return PractitionerRole.model_validate(fields)
+    return build(PractitionerRole, fields, ctx)

@@ -23,6 +23,7 @@ from ._primitives import (
     as_bool,
     as_list,
     as_str,
+    build,
     read_concepts,
     read_datetime,
     record_head,
@@ -55,8 +56,7 @@ def map_schedule(resource: Mapping[str, Any], ctx: Ctx) -> Schedule:
     elif horizon is not None:
         ctx.warn("planningHorizon", "not an object")
     fields["comment"] = as_str(resource.get("comment"))
-    fields["warnings"] = ctx.warnings
-    return Schedule.model_validate(fields)
+    return build(Schedule, fields, ctx)
 
 
 def _actors(raw: Any, ctx: Ctx) -> tuple[list[str], list[dict[str, Any]]]:

@@ -21,6 +21,7 @@ from ._primitives import (
     Ctx,
     as_bool,
     as_str,
+    build,
     datetime_problem,
     parse_datetime,
     read_code,
@@ -73,5 +74,4 @@ def map_slot(resource: Mapping[str, Any], ctx: Ctx) -> Slot:
     if overbooked is not None and fields["overbooked"] is None:
         ctx.warn("overbooked", "not a boolean; dropped")
     fields["comment"] = as_str(resource.get("comment"))
-    fields["warnings"] = ctx.warnings
-    return Slot.model_validate(fields)
+    return build(Slot, fields, ctx)

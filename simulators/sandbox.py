@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from connectors import FhirClient
 from gateway.logs import get_logger
 from gateway.security import hash_api_key
-from gateway.settings import PayerConfig, Settings, SourceConfig
+from gateway.settings import ALL_SCOPES, PayerConfig, Settings, SourceConfig
 
 __all__ = ["SANDBOX_TENANT", "Sandbox", "build_sandbox"]
 
@@ -53,8 +53,11 @@ class Sandbox:
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url=f"http://{source_id}.sandbox"
             ) as http:
-                fhir = FhirClient(f"http://{source_id}.sandbox/fhir", http=http, source=source_id)
-                bundles = build_bundles(source_id, seed=self.seed, today=self.today)
+                base_url = f"http://{source_id}.sandbox/fhir"
+                fhir = FhirClient(base_url, http=http, source=source_id)
+                bundles = build_bundles(
+                    source_id, seed=self.seed, today=self.today, base_url=base_url
+                )
                 report = await load(fhir, bundles)
                 self.seeded[source_id] = dict(report.counts)
         log.info("sandbox_seeded", sources=list(self.seeded))
@@ -105,13 +108,8 @@ def build_sandbox(*, api_key: str, seed: int = 7, today: date | None = None) -> 
             {
                 "id": "sandbox-desk",
                 "tenant": SANDBOX_TENANT,
-                "scopes": [
-                    "patients:read",
-                    "slots:read",
-                    "appointments:read",
-                    "appointments:write",
-                    "coverage:check",
-                ],
+                # The sandbox's desk may do everything a desk can, supervisor's overrides too.
+                "scopes": [s for s in ALL_SCOPES if s != "operations:read"],
                 "key_sha256": hash_api_key(api_key),
             }
         ],

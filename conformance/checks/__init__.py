@@ -26,12 +26,27 @@ def registrar(into: list[Check], group: str) -> Callable[..., Callable[[CheckBod
 
 def all_checks() -> list[Check]:
     # Imported here so importing the package stays cheap and cycle-free.
-    from conformance.checks import capability, errors, payloads, search, timing, write
+    from conformance.checks import (
+        capability,
+        directory,
+        errors,
+        incremental,
+        operations,
+        payloads,
+        search,
+        smart,
+        timing,
+        write,
+    )
 
     return [
         *capability.CHECKS,
         *search.CHECKS,
+        *directory.CHECKS,
+        *incremental.CHECKS,
         *write.CHECKS,
+        *operations.CHECKS,
+        *smart.CHECKS,
         *errors.CHECKS,
         *payloads.CHECKS,
         *timing.CHECKS,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.checks import registrar
+from conformance.checks import directory, registrar
 from conformance.context import RunContext, fail_unless
 from conformance.model import Check, CheckFailed, CheckSkipped, Severity
 from connectors import BookingStyle
@@ -144,4 +144,30 @@ async def booking_route(ctx: RunContext) -> list[str]:
             "the profile marks the Slot busy itself, but Slot update/patch is not declared",
         )
         notes.append("client marks the Slot busy (Slot update declared)")
+    return notes
+
+
+@check(
+    "capability.directory",
+    "Practitioner, Location and PractitionerRole are declared searchable by the parameters "
+    "the directory checks send",
+    Severity.ERROR,
+    "capabilitystatement-definitions.html#CapabilityStatement.rest.resource.searchParam",
+)
+async def directory_declared(ctx: RunContext) -> list[str]:
+    declared = _resources(_statement(ctx))
+    problems: list[str] = []
+    notes: list[str] = []
+    for rtype, wanted in sorted(directory.declared_parameters().items()):
+        resource = declared.get(rtype)
+        if resource is None:
+            problems.append(f"{rtype} not declared")
+            continue
+        codes = {i.get("code") for i in resource.get("interaction") or () if isinstance(i, dict)}
+        if "search-type" not in codes:
+            problems.append(f"{rtype} search-type not declared")
+        params = {p.get("name") for p in resource.get("searchParam") or () if isinstance(p, dict)}
+        problems += [f"{rtype}?{name} not declared" for name in sorted(wanted - params)]
+        notes.append(f"{rtype}: {', '.join(sorted(wanted))}")
+    fail_unless(not problems, "; ".join(problems))
     return notes

@@ -82,7 +82,7 @@ async def r4_valid(ctx: RunContext) -> list[str]:
 
 @check(
     "payloads.maps",
-    "Every returned Patient, Schedule, Slot, Appointment and Coverage maps (warnings listed)",
+    "Every returned resource of a type the mappers read maps (warnings listed)",
     Severity.ERROR,
     "resourcelist.html",
 )

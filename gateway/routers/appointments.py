@@ -25,6 +25,7 @@ from ..params import (
     GatewayIdQuery,
     SourceQuery,
 )
+from ..problems import ProblemError
 from ..schemas import (
     AppointmentOut,
     BookingRequest,
@@ -34,15 +35,42 @@ from ..schemas import (
     RescheduleResult,
     SourceStatusOut,
 )
+from ..security import Principal
 from ..services import appointments as queries
-from ..services import booking
+from ..services import arrivals, booking
+from ..services.booking import BookingAsk
 from ..services.desk_time import day_bounds, parse_desk_day, parse_desk_time
 from ..services.errors import InvalidRequest
 from ..services.worklist import WorklistQuery, day_worklist
+from ..sources import TenantSources
 
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 _Read = Depends(require_scope("appointments:read"))
 _Write = Depends(require_scope("appointments:write"))
+_ETAG = {"ETag": {"schema": {"type": "string"}, "description": 'The version read, e.g. W/"3".'}}
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        pattern=r'^(W/)?"?[A-Za-z0-9.\-]{1,64}"?$',
+        description="The version read (its ETag): refused with 409 version_conflict if it "
+        "changed since.",
+    ),
+]
+
+
+def _etag(response: Response, appointment: Appointment) -> None:
+    if appointment.source.version:
+        response.headers["ETag"] = f'W/"{appointment.source.version}"'
+
+
+_CONFLICT_CHECK_HEADER = {
+    "Conflict-Check": {
+        "schema": {"type": "string"},
+        "description": "complete | overridden | partial; missing=<sources> that did not "
+        "answer the check of the patient's other appointments.",
+    }
+}
 IdempotencyKey = Annotated[
     str,
     Header(
@@ -54,7 +82,28 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("", dependencies=[_Write], status_code=201, operation_id="bookAppointment")
+def _required(principal: Principal, scope: str, what: str) -> None:
+    if scope not in principal.scopes:
+        raise ProblemError(403, "forbidden", "Forbidden", f"{what} needs the scope {scope}")
+
+
+def _reasons(body: BookingRequest | RescheduleRequest) -> str | None:
+    """The reasons a desk gave for an exception, for the audit line."""
+    parts = []
+    if body.allow_conflict is not None:
+        parts.append(f"conflict allowed: {body.allow_conflict.reason}")
+    if isinstance(body, BookingRequest) and body.overbook is not None:
+        parts.append(f"overbooked: {body.overbook.reason}")
+    return "; ".join(parts) or None
+
+
+@router.post(
+    "",
+    dependencies=[_Write],
+    status_code=201,
+    operation_id="bookAppointment",
+    responses={201: {"headers": _CONFLICT_CHECK_HEADER}, 200: {"headers": _CONFLICT_CHECK_HEADER}},
+)
 async def book_appointment(
     request: Request,
     response: Response,
@@ -63,29 +112,53 @@ async def book_appointment(
     body: BookingRequest,
     idempotency_key: IdempotencyKey,
 ) -> Appointment:
-    """Book a free slot for a patient of the same EHR. Losing a race answers 409 slot_taken."""
-    note_audit(request, "appointment.book", patient_ids=[body.patient_id])
-    appointment, replayed = await booking.book(
+    """Book a free slot for a patient of the same EHR.
+
+    Refused with ``409 slot_taken`` or ``slot_held`` (another desk was first) and
+    ``409 patient_conflict`` (the patient has another appointment then, in any EHR that
+    knows them), each with up to three ``alternatives``. ``allow_conflict`` (scope
+    appointments:override) and ``overbook`` (scope appointments:overbook, within the
+    tenant's limit) book anyway, with the reason audited. ``Conflict-Check: partial``
+    says an EHR did not answer the conflict check."""
+    note_audit(request, "appointment.book", patient_ids=[body.patient_id], reason=_reasons(body))
+    if body.allow_conflict is not None:
+        _required(principal, "appointments:override", "allow_conflict")
+    if body.overbook is not None:
+        _required(principal, "appointments:overbook", "overbook")
+    booked = await booking.book(
         ports,
-        client_id=principal.client_id,
-        idempotency_key=idempotency_key,
-        slot_id=body.slot_id,
-        patient_id=body.patient_id,
-        reason=body.reason,
-        comment=body.comment,
-        hold_token=body.hold_token,
+        BookingAsk(
+            client_id=principal.client_id,
+            idempotency_key=idempotency_key,
+            slot_id=body.slot_id,
+            patient_id=body.patient_id,
+            reason=body.reason,
+            comment=body.comment,
+            hold_token=body.hold_token,
+            allow_conflict=body.allow_conflict.reason if body.allow_conflict else None,
+            overbook=body.overbook.reason if body.overbook else None,
+        ),
     )
+    appointment = booked.appointment
     note_audit(
         request,
         "appointment.book",
         patient_ids=[body.patient_id],
         sources=[appointment.source.source],
+        reason=_reasons(body),
     )
-    if replayed:
+    if booked.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/appointments/{appointment.id}"
+    response.headers["Conflict-Check"] = _conflict_header(booked)
     return appointment
+
+
+def _conflict_header(booked: booking.Booked) -> str:
+    if booked.missing:
+        return f"{booked.conflict_check}; missing={','.join(booked.missing)}"
+    return booked.conflict_check
 
 
 _DESK_TIME = (
@@ -181,12 +254,19 @@ async def list_appointments(
     )
 
 
-@router.get("/{appointment_id}", dependencies=[_Read], operation_id="getAppointment")
+@router.get(
+    "/{appointment_id}",
+    dependencies=[_Read],
+    operation_id="getAppointment",
+    responses={200: {"headers": _ETAG}},
+)
 async def get_appointment(
-    request: Request, sources: TenantDep, appointment_id: GatewayIdPath
+    request: Request, response: Response, sources: TenantDep, appointment_id: GatewayIdPath
 ) -> Appointment:
+    """One appointment; its ETag is what check-in, no-show and cancel take as If-Match."""
     note_audit(request, "appointment.read")
     appointment = await queries.get_appointment(sources, appointment_id)
+    _etag(response, appointment)
     note_audit(
         request,
         "appointment.read",
@@ -227,9 +307,12 @@ async def reschedule_appointment(
     idempotency_key: IdempotencyKey,
 ) -> RescheduleResult:
     """Book the new slot first, then cancel the old appointment (a saga)."""
-    note_audit(request, "appointment.reschedule")
+    note_audit(request, "appointment.reschedule", reason=_reasons(body))
+    if body.allow_conflict is not None:
+        _required(principal, "appointments:override", "allow_conflict")
     new, previous = await booking.reschedule(
         ports,
+        allow_conflict=body.allow_conflict.reason if body.allow_conflict else None,
         client_id=principal.client_id,
         idempotency_key=idempotency_key,
         appointment_id=appointment_id,
@@ -243,3 +326,61 @@ async def reschedule_appointment(
         sources=[new.source.source],
     )
     return RescheduleResult(status="rescheduled", appointment=new, previous=previous)
+
+
+async def _arrive(
+    request: Request,
+    response: Response,
+    sources: TenantSources,
+    appointment_id: str,
+    arrival: arrivals.Arrival,
+    if_match: str | None,
+) -> Appointment:
+    action = "appointment.check_in" if arrival == "check-in" else "appointment.no_show"
+    note_audit(request, action)
+    appointment = await arrivals.move(sources, appointment_id, arrival, if_match=if_match)
+    note_audit(
+        request,
+        action,
+        patient_ids=[appointment.patient_id] if appointment.patient_id else [],
+        sources=[appointment.source.source],
+    )
+    _etag(response, appointment)
+    return appointment
+
+
+@router.post(
+    "/{appointment_id}/check-in",
+    dependencies=[_Write],
+    operation_id="checkInAppointment",
+    responses={200: {"headers": _ETAG}},
+)
+async def check_in(
+    request: Request,
+    response: Response,
+    sources: TenantDep,
+    appointment_id: GatewayIdPath,
+    if_match: IfMatch = None,
+) -> Appointment:
+    """The patient is here: the appointment becomes ``arrived`` (``checked-in`` where the
+    EHR works so). Asking again changes nothing; an impossible move answers
+    ``409 invalid_transition``; a stale If-Match ``409 version_conflict``."""
+    return await _arrive(request, response, sources, appointment_id, "check-in", if_match)
+
+
+@router.post(
+    "/{appointment_id}/no-show",
+    dependencies=[_Write],
+    operation_id="noShowAppointment",
+    responses={200: {"headers": _ETAG}},
+)
+async def no_show(
+    request: Request,
+    response: Response,
+    sources: TenantDep,
+    appointment_id: GatewayIdPath,
+    if_match: IfMatch = None,
+) -> Appointment:
+    """The patient didn't come: the appointment becomes ``noshow`` (where the EHR has
+    that move). Asking again changes nothing."""
+    return await _arrive(request, response, sources, appointment_id, "no-show", if_match)

@@ -15,31 +15,47 @@ import asyncio
 import hashlib
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from connectors import PreconditionFailed, UpstreamError
-from mappers import GatewayId, from_fhir
-from mappers.model import Appointment
+from mappers import GatewayId, MappingError, from_fhir
+from mappers.model import Appointment, RecordRef
 
 from ..cache import Cache, CacheKeys
+from ..schemas import PatientOut
 from ..sources import SourceHandle, TenantSources
+from .alternatives import alternatives_for
 from .appointments import get_appointment
+from .conflicts import PatientConflict, conflicts_of
 from .errors import (
     ConcurrentUpdate,
     IdempotencyConflict,
     InvalidRequest,
     NotFound,
     RescheduleIncomplete,
+    ServiceError,
+    SlotHeld,
     SlotTaken,
 )
 from .holds import DEFAULT_HOLD_MINUTES, Hold, HoldStore
+from .patients import get_patient
 from .scheduling import BookingDetails
-from .slots import slots_generation_key
+from .slots import SlotSearch, slots_generation_key
 
-__all__ = ["BookingPorts", "book", "cancel", "hold", "release_hold", "reschedule"]
+__all__ = [
+    "Booked",
+    "BookingAsk",
+    "BookingPorts",
+    "book",
+    "cancel",
+    "hold",
+    "release_hold",
+    "reschedule",
+]
 
 _LOCK_TTL = 15.0
 _LOCK_WAIT = 10.0
@@ -55,14 +71,18 @@ class BookingPorts:
     cache: Cache
     keys: CacheKeys
     holds: HoldStore
+    # Where a refusal finds the next free slots to offer (``alternatives``).
+    slots: SlotSearch
     idempotency_ttl_seconds: float
+    # How long to wait for each EHR when reading the patient's other appointments.
+    deadline_seconds: float
     on_outcome: Callable[[str, str], None] = lambda source, outcome: None
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 async def _lock(cache: Cache, key: str) -> bytes | None:
-    """Take the per-slot lock, waiting up to _LOCK_WAIT: its owner token, or None when it
-    stayed taken. Released with ``cache.release(key, token)``: past its TTL the lock may be
+    """Take a short lock, waiting up to _LOCK_WAIT: its owner token, or None when it stayed
+    taken. Released with ``cache.release(key, token)``: past its TTL the lock may be
     someone else's, and only its owner may delete it."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + _LOCK_WAIT
@@ -113,76 +133,224 @@ async def _idempotent(
     return result, False
 
 
-async def book(
-    ports: BookingPorts,
-    *,
-    client_id: str,
-    idempotency_key: str,
-    slot_id: str,
-    patient_id: str,
-    reason: str | None = None,
-    comment: str | None = None,
-    replaces: str | None = None,
-    hold_token: str | None = None,
-) -> tuple[Appointment, bool]:
-    """Book ``slot_id`` for ``patient_id``; returns (appointment, replayed).
+@dataclass(frozen=True)
+class BookingAsk:
+    """One booking as the desk asks for it."""
 
-    ``replaces`` (upstream id of an appointment this booking replaces) reaches only EHRs
-    whose scheduler can cancel it in the same call (Argonaut ``cancelled-appt-id``). A held
-    slot is booked only by its holder, with ``hold_token``; the booking consumes the hold.
-    """
-    handle, slot = _slot(ports, slot_id)
-    patient_handle, patient = ports.sources.resolve(patient_id, "Patient", "patient")
+    client_id: str
+    idempotency_key: str
+    slot_id: str
+    patient_id: str
+    reason: str | None = None
+    comment: str | None = None
+    # The token of this client's hold on the slot.
+    hold_token: str | None = None
+    # Why a conflict with the patient's other appointments is accepted (the caller holds
+    # appointments:override), or None: a conflict is refused.
+    allow_conflict: str | None = None
+    # Why the slot may be overbooked (the caller holds appointments:overbook), or None.
+    overbook: str | None = None
+    # Upstream id of an appointment this booking replaces; sent only where the EHR can
+    # cancel it in the same call (Argonaut cancelled-appt-id).
+    replaces: str | None = None
+    # Gateway ids of appointments not to count as conflicts (a reschedule's old one).
+    ignore: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Booked:
+    appointment: Appointment
+    replayed: bool
+    # Whether the patient's other appointments were all seen: complete, partial (a source
+    # did not answer: ``missing`` names it) or overridden (a conflict was accepted).
+    conflict_check: Literal["complete", "partial", "overridden"] = "complete"
+    missing: tuple[str, ...] = ()
+
+
+async def book(ports: BookingPorts, ask: BookingAsk) -> Booked:
+    """Book ``ask.slot_id`` for ``ask.patient_id``: never over another booking of the slot
+    (unless overbooking was asked for, within the tenant's limit) and never over the
+    patient's other appointments in any EHR (unless a conflict was allowed). A held slot
+    is booked only by its holder, with its token; the booking consumes the hold."""
+    handle, slot = _slot(ports, ask.slot_id)
+    patient_handle, patient = ports.sources.resolve(ask.patient_id, "Patient", "patient")
     if patient_handle.id != handle.id:
         raise InvalidRequest(
             "the patient record must be in the slot's EHR: use the patient's link for that source"
         )
     body: dict[str, Any] = {
-        "slot_id": slot_id,
-        "patient_id": patient_id,
-        "reason": reason,
-        "comment": comment,
+        "slot_id": ask.slot_id,
+        "patient_id": ask.patient_id,
+        "reason": ask.reason,
+        "comment": ask.comment,
+        "replaces": ask.replaces,
+        "held": ask.hold_token is not None,
+        "allow_conflict": ask.allow_conflict,
+        "overbook": ask.overbook,
     }
-    if replaces is not None:
-        body["replaces"] = replaces
-    if hold_token is not None:
-        body["held"] = True
+    tenant = ports.sources.tenant
     details = BookingDetails(
         patient=patient.id,
-        idempotency_digest=hashlib.sha256(f"{client_id}\x1f{idempotency_key}".encode()).hexdigest(),
-        reason=reason,
-        comment=comment,
-        replaces=replaces,
+        idempotency_digest=hashlib.sha256(
+            f"{ask.client_id}\x1f{ask.idempotency_key}".encode()
+        ).hexdigest(),
+        reason=ask.reason,
+        comment=ask.comment,
+        replaces=ask.replaces,
+        overbook_limit=tenant.overbook_limit if ask.overbook is not None else None,
     )
 
     async def work() -> dict[str, Any]:
-        lock_key = ports.keys.key("slot-lock", ports.sources.tenant.id, handle.id, slot.id)
-        locked = await _lock(ports.cache, lock_key)
-        try:
-            if locked is None:
-                raise SlotTaken("the slot is being booked by someone else")
-            held = await ports.holds.admit(slot, client=client_id, token=hold_token)
-            # Where the EHR holds too, the pending appointment it made is what is booked.
-            target = (
-                GatewayId(slot.source, "Appointment", held.upstream)
-                if held is not None and held.upstream
-                else slot
-            )
-            appointment = await handle.scheduler.book(target, details)
-            if held is not None:
-                await ports.holds.consume(slot)
-        except SlotTaken:
-            ports.on_outcome(handle.id, "slot_taken")
-            raise
-        finally:
-            if locked is not None:
-                await ports.cache.release(lock_key, locked)
-        await ports.cache.incr(slots_generation_key(ports.keys, ports.sources.tenant.id))
-        ports.on_outcome(handle.id, "booked")
-        return appointment.model_dump(mode="json")
+        person = await _person(ports, ask.patient_id)
+        linked = {link.id for link in person.links} if person is not None else set()
+        people = sorted(linked | {ask.patient_id})
+        async with _locks(ports, [("person-lock", p) for p in people]) as person_locked:
+            if not person_locked:
+                raise ConcurrentUpdate("another booking for this patient is in progress")
+            check = await _conflicts(ports, handle, slot, person, ask)
+            async with _locks(ports, [("slot-lock", f"{handle.id}/{slot.id}")]) as locked:
+                if not locked:
+                    raise SlotTaken("the slot is being booked by someone else")
+                appointment = await _book_held(ports, handle, slot, ask, details)
+        await ports.cache.incr(slots_generation_key(ports.keys, tenant.id))
+        ports.on_outcome(handle.id, "overbooked" if ask.overbook else "booked")
+        return {
+            "appointment": appointment.model_dump(mode="json"),
+            "conflict_check": check[0],
+            "missing": list(check[1]),
+        }
 
-    result, replayed = await _idempotent(ports, client_id, idempotency_key, body, work)
-    return Appointment.model_validate(result), replayed
+    try:
+        result, replayed = await _idempotent(ports, ask.client_id, ask.idempotency_key, body, work)
+    except (SlotTaken, SlotHeld, PatientConflict) as exc:
+        if not isinstance(exc, PatientConflict):
+            ports.on_outcome(handle.id, exc.code)
+        raise await _with_alternatives(ports, handle, slot, exc) from None
+    return Booked(
+        Appointment.model_validate(result["appointment"]),
+        replayed,
+        result["conflict_check"],
+        tuple(result["missing"]),
+    )
+
+
+async def _book_held(
+    ports: BookingPorts,
+    handle: SourceHandle,
+    slot: GatewayId,
+    ask: BookingAsk,
+    details: BookingDetails,
+) -> Appointment:
+    held = await ports.holds.admit(slot, client=ask.client_id, token=ask.hold_token)
+    # Where the EHR holds too, the pending appointment it made is what is booked.
+    target = (
+        GatewayId(slot.source, "Appointment", held.upstream)
+        if held is not None and held.upstream
+        else slot
+    )
+    appointment = await handle.scheduler.book(target, details)
+    if held is not None:
+        await ports.holds.consume(slot)
+    return appointment
+
+
+async def _person(ports: BookingPorts, patient_id: str) -> PatientOut | None:
+    """The patient with their linked records, or None when their EHR won't show them (the
+    conflict check is then partial; the booking itself still goes to the EHR)."""
+    try:
+        person, _ = await get_patient(
+            ports.sources, patient_id, deadline_seconds=ports.deadline_seconds
+        )
+    except (UpstreamError, NotFound, MappingError):
+        return None
+    return person
+
+
+async def _conflicts(
+    ports: BookingPorts,
+    handle: SourceHandle,
+    slot: GatewayId,
+    person: PatientOut | None,
+    ask: BookingAsk,
+) -> tuple[Literal["complete", "partial", "overridden"], tuple[str, ...]]:
+    """The conflict check's verdict; PatientConflict when the time clashes."""
+    span = await handle.scheduler.slot_time(slot)
+    if span is None or person is None:
+        # The EHR won't say when the slot is: nothing can be compared, so say so.
+        return "partial", (handle.id,)
+    buffer = timedelta(minutes=ports.sources.tenant.conflict_buffer_minutes)
+    check = await conflicts_of(
+        ports.sources,
+        person,
+        span[0],
+        span[1],
+        buffer=buffer,
+        ignore=ask.ignore,
+        deadline_seconds=ports.deadline_seconds,
+    )
+    if check.conflicts and ask.allow_conflict is None:
+        names = await ports.slots.directory.fill_displays(
+            handle, [r for a in check.conflicts for r in _places(a)]
+        )
+        raise PatientConflict(
+            "the patient has another appointment at that time",
+            extra={
+                "conflicts": [_described(a, names) for a in check.conflicts],
+                "partial": check.partial,
+            },
+        )
+    if check.conflicts:
+        return "overridden", tuple(check.missing)
+    return ("partial" if check.partial else "complete"), tuple(check.missing)
+
+
+def _places(appointment: Appointment) -> list[RecordRef]:
+    return [
+        RecordRef(resource_type="Location", id=p.ref, display=p.display)
+        for p in appointment.participants
+        if p.kind == "location"
+    ]
+
+
+def _described(appointment: Appointment, names: dict[str, str]) -> dict[str, Any]:
+    """The other appointment as a refusal names it: when, where, which EHR (no patient)."""
+    place = next(iter(_places(appointment)), None)
+    return {
+        "id": appointment.id,
+        "source": appointment.source.source,
+        "status": appointment.status,
+        "start": appointment.start.isoformat() if appointment.start else None,
+        "end": appointment.end.isoformat() if appointment.end else None,
+        "location": (place.display or names.get(place.id or "")) if place else None,
+    }
+
+
+@asynccontextmanager
+async def _locks(ports: BookingPorts, names: list[tuple[str, str]]) -> AsyncIterator[bool]:
+    """Take short locks in the shared cache, in order (sorted callers can't deadlock);
+    yields False if one stayed taken. Released in reverse, whatever happens."""
+    taken: list[tuple[str, bytes]] = []
+    try:
+        for kind, name in names:
+            key = ports.keys.key(kind, ports.sources.tenant.id, name)
+            token = await _lock(ports.cache, key)
+            if token is None:
+                yield False
+                return
+            taken.append((key, token))
+        yield True
+    finally:
+        for key, token in reversed(taken):
+            await ports.cache.release(key, token)
+
+
+async def _with_alternatives(
+    ports: BookingPorts, handle: SourceHandle, slot: GatewayId, refusal: ServiceError
+) -> ServiceError:
+    """The same refusal, carrying the next free slots the caller can be offered."""
+    offered = await alternatives_for(ports.slots, ports.holds, handle, slot, now=ports.wall())
+    extra = {**refusal.extra, "alternatives": [s.model_dump(mode="json") for s in offered]}
+    return type(refusal)(refusal.detail, extra=extra)
 
 
 def _slot(ports: BookingPorts, slot_id: str) -> tuple[SourceHandle, GatewayId]:
@@ -202,11 +370,24 @@ async def hold(
 ) -> Hold:
     """Hold a free slot for ``client_id`` (with ``token``: extend its own hold)."""
     handle, slot = _slot(ports, slot_id)
-    lock_key = ports.keys.key("slot-lock", ports.sources.tenant.id, handle.id, slot.id)
-    locked = await _lock(ports.cache, lock_key)
-    if locked is None:
-        raise SlotTaken("the slot is being booked by someone else")
     try:
+        return await _hold(ports, handle, slot, client_id, slot_id, minutes, token)
+    except (SlotTaken, SlotHeld) as exc:
+        raise await _with_alternatives(ports, handle, slot, exc) from None
+
+
+async def _hold(
+    ports: BookingPorts,
+    handle: SourceHandle,
+    slot: GatewayId,
+    client_id: str,
+    slot_id: str,
+    minutes: int,
+    token: str | None,
+) -> Hold:
+    async with _locks(ports, [("slot-lock", f"{handle.id}/{slot.id}")]) as locked:
+        if not locked:
+            raise SlotTaken("the slot is being booked by someone else")
         current = await ports.holds.current(slot)
         upstream = current.upstream if current is not None else None
         if current is None:
@@ -220,8 +401,6 @@ async def hold(
             token=token,
             upstream=upstream,
         )
-    finally:
-        await ports.cache.release(lock_key, locked)
 
 
 async def release_hold(ports: BookingPorts, *, client_id: str, slot_id: str, token: str) -> None:
@@ -255,6 +434,7 @@ async def reschedule(
     appointment_id: str,
     slot_id: str,
     reason: str,
+    allow_conflict: str | None = None,
 ) -> tuple[Appointment, Appointment]:
     """Book the new slot first, then cancel the old appointment; (new, previous).
 
@@ -271,15 +451,21 @@ async def reschedule(
     # Argonaut $book cancels the old appointment in the same call (cancelled-appt-id) when
     # the new time is in the same EHR; otherwise, the saga below.
     rebook = old_handle.scheduler.can_rebook and new_handle.id == old_handle.id
-    new, _ = await book(
+    booked = await book(
         ports,
-        client_id=client_id,
-        idempotency_key=f"reschedule:{idempotency_key}",
-        slot_id=slot_id,
-        patient_id=old.patient_id,
-        comment=f"rescheduled from {appointment_id}",
-        replaces=old_ref.id if rebook else None,
+        BookingAsk(
+            client_id=client_id,
+            idempotency_key=f"reschedule:{idempotency_key}",
+            slot_id=slot_id,
+            patient_id=old.patient_id,
+            comment=f"rescheduled from {appointment_id}",
+            replaces=old_ref.id if rebook else None,
+            allow_conflict=allow_conflict,
+            # The old appointment is about to go: it is no conflict.
+            ignore=frozenset({appointment_id}),
+        ),
     )
+    new = booked.appointment
     if rebook:
         try:
             after = await get_appointment(ports.sources, appointment_id)

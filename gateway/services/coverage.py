@@ -62,6 +62,10 @@ _NOT_VERIFIED = (
     "plan and member id come from the EHR's insurance record"
 )
 _NO_COVERAGE = "no current insurance on file in the EHR: ask the patient for their card"
+_SELF_PAY = (
+    "self-pay: no insurance on file for this date; the patient pays (they are owed a "
+    "good-faith estimate)"
+)
 _SERVICE_TYPE = re.compile(r"^[A-Z0-9]{1,2}$")
 _MAX_COVERAGES = 20
 _GENDERS: dict[str, Literal["male", "female", "unknown"]] = {
@@ -237,7 +241,10 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         if not query.fresh and (body := await desk.store.get(subject)) is not None:
             return CoverageAnswer(body)
     else:
-        alias = Subject.patient(tenant, query.patient_id, asked.service_types, asked.dos_text)
+        generation = await desk.store.patient_generation(tenant, query.patient_id)
+        alias = Subject.patient(
+            tenant, query.patient_id, asked.service_types, asked.dos_text, generation=generation
+        )
         if not query.fresh and (body := await desk.store.get(alias)) is not None:
             return CoverageAnswer(body, (query.patient_id,))
         target_or_answer = await _patient_target(desk, query.patient_id, asked, deadline)
@@ -259,7 +266,8 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         payer_id=target.payer_id,
         payer_name=payer.name,
         provider_npi=asked.npi,
-        provider_name=desk.tenant.provider_name,
+        # The 270 must name the provider: the hospital's own name unless one is set.
+        provider_name=desk.tenant.provider_name or desk.tenant.name,
         subscriber=target.subscriber,
         dependent=target.dependent,
         service_types=list(query.service_types) or list(asked.service_types),
@@ -439,6 +447,18 @@ async def _patient_target(
             messages=[_NO_COVERAGE],
             origin="ehr",
         )
+    if chosen.self_pay:
+        # Nothing to ask a payer: the answer is the EHR's own record, said plainly.
+        return EligibilityResult(
+            status="unknown",
+            checked_at=desk.wall(),
+            messages=[_SELF_PAY],
+            origin="ehr",
+            self_pay=True,
+            coverage_start=chosen.period_start,
+            coverage_end=chosen.period_end,
+            source=chosen.source,
+        )
     name = patient.name
     person = Person(
         first_name=(name.given[0] if name and name.given else None),
@@ -471,9 +491,10 @@ def _primary(coverages: list[Coverage], dos: date) -> Coverage | None:
         if c.status == "active"
         and (c.period_end is None or c.period_end >= dos)
         and (c.period_start is None or c.period_start <= dos)
-        and (c.member_id or c.subscriber_id)
+        and (c.self_pay or c.member_id or c.subscriber_id)
     ]
-    current.sort(key=lambda c: (c.order if c.order is not None else 1_000, c.id))
+    # Insurance before self-pay: a patient with both is billed to the payer first.
+    current.sort(key=lambda c: (c.self_pay, c.order if c.order is not None else 1_000, c.id))
     return current[0] if current else None
 
 

@@ -2,7 +2,8 @@
 specialties and where they work), where (locations), for what (the visit types the
 sources' schedules offer), and the names to show next to a slot or an appointment.
 
-Directory data changes rarely, so answers are cached for ``ttl_seconds`` (a complete
+Directory data changes rarely, so answers are cached, each kind for its own time
+(``DirectoryTtl``; a complete
 answer only: a source that failed is asked again next time); ``fresh`` (the client's
 ``Cache-Control: no-cache``) asks the EHRs again. Practitioner and location names are
 not patient data; cache keys still hash what was searched for.
@@ -21,6 +22,7 @@ from mappers.model import Coding, Location, Practitioner, PractitionerRole, Reco
 
 from ..cache import Cache, CacheKeys
 from ..schemas import LocationOut, PractitionerOut, VisitTypeOut
+from ..settings import DirectoryTtl
 from ..sources import SourceHandle, TenantSources
 from .errors import InvalidRequest, NotFound
 from .fanout import SourceStatus, fan_out
@@ -50,13 +52,13 @@ class Directory:
         cache: Cache,
         keys: CacheKeys,
         *,
-        ttl_seconds: float,
+        ttl: DirectoryTtl,
         deadline_seconds: float,
     ) -> None:
         self._sources = sources
         self._cache = cache
         self._keys = keys
-        self._ttl = ttl_seconds
+        self._ttl = ttl
         self._deadline = deadline_seconds
 
     @property
@@ -73,7 +75,7 @@ class Directory:
         return chosen
 
     async def _cached(self, kind: str, query: dict[str, Any], fresh: bool) -> Any | None:
-        if fresh or self._ttl <= 0:
+        if fresh or self._ttl_of(kind) <= 0:
             return None
         raw = await self._cache.get(self._key(kind, query))
         return json.loads(raw) if raw is not None else None
@@ -82,8 +84,13 @@ class Directory:
         return self._keys.key(f"dir-{kind}", self.tenant, json.dumps(query, sort_keys=True))
 
     async def _store(self, kind: str, query: dict[str, Any], body: Any, complete: bool) -> None:
-        if complete and self._ttl > 0:
-            await self._cache.set(self._key(kind, query), json.dumps(body).encode(), self._ttl)
+        ttl = self._ttl_of(kind)
+        if complete and ttl > 0:
+            await self._cache.set(self._key(kind, query), json.dumps(body).encode(), ttl)
+
+    def _ttl_of(self, kind: str) -> int:
+        ttl: int = getattr(self._ttl, kind.replace("-", "_"))
+        return ttl
 
     # --- practitioners ------------------------------------------------------------------
 
@@ -226,7 +233,8 @@ class Directory:
         for ref in refs:
             if ref.id is None or ref.display or ref.resource_type not in _NAMED:
                 continue
-            raw = await self._cache.get(self._name_key(ref.id)) if self._ttl > 0 else None
+            cached = self._ttl.names > 0
+            raw = await self._cache.get(self._name_key(ref.id)) if cached else None
             if raw is not None:
                 names[ref.id] = raw.decode()
             else:
@@ -245,8 +253,10 @@ class Directory:
                 name = _display_of(record)
                 if name and hasattr(record, "id"):
                     names[record.id] = name
-                    if self._ttl > 0:
-                        await self._cache.set(self._name_key(record.id), name.encode(), self._ttl)
+                    if self._ttl.names > 0:
+                        await self._cache.set(
+                            self._name_key(record.id), name.encode(), self._ttl.names
+                        )
         return names
 
     def _name_key(self, gateway_id: str) -> str:

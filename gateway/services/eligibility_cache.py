@@ -70,9 +70,17 @@ class Subject:
 
     @classmethod
     def patient(
-        cls, tenant: str, patient_id: str, service_types: tuple[str, ...], dos: str
+        cls,
+        tenant: str,
+        patient_id: str,
+        service_types: tuple[str, ...],
+        dos: str,
+        *,
+        generation: str = "0",
     ) -> Subject:
-        return cls(tenant, ("p", patient_id, ",".join(service_types), dos))
+        # The generation moves when the patient's insurance on file changes: answers from
+        # before are then never found again.
+        return cls(tenant, ("p", patient_id, generation, ",".join(service_types), dos))
 
 
 def _norm(text: str | None) -> str:
@@ -214,6 +222,18 @@ class EligibilityStore:
 
     async def forget_latest(self, tenant: str, patient_id: str) -> None:
         await self.cache.delete(self._latest_key(tenant, patient_id))
+
+    def _generation_key(self, tenant: str, patient_id: str) -> str:
+        return self.keys.key("elig-gen", tenant, patient_id)
+
+    async def patient_generation(self, tenant: str, patient_id: str) -> str:
+        raw = await self.cache.get(self._generation_key(tenant, patient_id))
+        return raw.decode() if raw is not None else "0"
+
+    async def forget_patient(self, tenant: str, patient_id: str) -> None:
+        """The patient's insurance changed: their cached answers (by patient id) are gone."""
+        await self.cache.incr(self._generation_key(tenant, patient_id))
+        await self.forget_latest(tenant, patient_id)
 
     async def forget(self, subject: Subject) -> None:
         await self.cache.delete(self.key("elig", subject))

@@ -14,11 +14,14 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidRequest",
     "NotFound",
+    "OverbookLimit",
+    "OverbookUnsupported",
     "RescheduleIncomplete",
     "ServiceError",
     "SlotHeld",
     "SlotTaken",
     "SlotUnavailable",
+    "VersionConflict",
 ]
 
 
@@ -57,6 +60,16 @@ class SlotHeld(ServiceError):
     title = "Another desk is holding the slot"
 
 
+class OverbookLimit(ServiceError):
+    code = "overbook_limit"
+    title = "The slot has as many bookings as it may take"
+
+
+class OverbookUnsupported(ServiceError):
+    code = "overbook_unsupported"
+    title = "This EHR can't take an overbooking through the gateway"
+
+
 class SlotUnavailable(ServiceError):
     code = "slot_unavailable"
     title = "The slot is not bookable"
@@ -70,6 +83,13 @@ class IdempotencyConflict(ServiceError):
 class ConcurrentUpdate(ServiceError):
     code = "concurrent_update"
     title = "The record changed while we were updating it"
+
+
+class VersionConflict(ServiceError):
+    """The record changed since the client read it: nothing was written."""
+
+    code = "version_conflict"
+    title = "The record changed since it was read"
 
 
 class RescheduleIncomplete(ServiceError):

@@ -93,6 +93,7 @@ def to_out(group: MatchGroup) -> PatientOut:
     return PatientOut(
         **{field: getattr(primary, field) for field in _PATIENT_FIELDS},
         source=primary.source.source,
+        version=primary.source.version,
         links=links,
         possible_duplicates=group.possible_duplicates,
         warnings=[w for r in group.records for w in r.warnings],

@@ -56,8 +56,10 @@ def badge(result: EligibilityResult | None) -> CoverageBadge:
         reasons.append("payer not answering: the answer shown is from an earlier check")
     if result.status == "unknown":
         reasons.extend(result.messages or ["coverage could not be verified"])
-    status: Literal["active", "inactive", "needs_attention", "unknown"]
-    if result.status in ("active", "inactive") and not result.stale:
+    status: Literal["active", "inactive", "needs_attention", "unknown", "self_pay"]
+    if result.self_pay:
+        status = "self_pay"
+    elif result.status in ("active", "inactive") and not result.stale:
         status = result.status
     else:
         status = "needs_attention"

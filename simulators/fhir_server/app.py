@@ -26,10 +26,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from simulators.fhir_server import dates
 from simulators.fhir_server.capability import capability_statement
 from simulators.fhir_server.outcome import FhirError, bad_request, operation_outcome
 from simulators.fhir_server.server import FhirServer, Reply
-from simulators.fhir_server.store import FhirStore, format_instant
+from simulators.fhir_server.store import FhirStore, Version, format_instant
 from simulators.fhir_server.transactions import process_bundle
 
 FHIR_JSON = "application/fhir+json;charset=UTF-8"
@@ -55,6 +56,7 @@ def create_fhir_app(
         Route(f"{base}/", endpoints.system, methods=["GET", "POST"]),
         Route(f"{base}/{{type}}", endpoints.type_level, methods=["GET", "POST"]),
         Route(f"{base}/{{type}}/_search", endpoints.search_post, methods=["POST"]),
+        Route(f"{base}/{{type}}/_history", endpoints.type_history, methods=["GET"]),
         Route(
             f"{base}/{{type}}/{{id}}",
             endpoints.instance,
@@ -170,32 +172,27 @@ class _Endpoints:
         resource_type, resource_id = request.path_params["type"], request.path_params["id"]
         self.server.check_type(resource_type)
         versions = self.server.store.history(resource_type, resource_id)
-        base_url = self.base_url(request)
-        entries = []
-        for version in reversed(versions):
-            url = f"{base_url}/{resource_type}/{resource_id}"
-            entry: dict[str, Any] = {"fullUrl": url}
-            if version.resource is not None:
-                entry["resource"] = version.body()
-            entry["request"] = {
-                "method": "DELETE"
-                if version.deleted
-                else ("POST" if version.version_id == 1 else "PUT"),
-                "url": f"{resource_type}/{resource_id}",
-            }
-            entry["response"] = {
-                "status": "200 OK" if version.version_id > 1 or version.deleted else "201 Created",
-                "etag": f'W/"{version.version_id}"',
-                "lastModified": format_instant(version.last_updated),
-            }
-            entries.append(entry)
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "history",
-            "total": len(entries),
-            "link": [{"relation": "self", "url": str(request.url)}],
-            "entry": entries,
-        }
+        bundle = _history_bundle(self.base_url(request), list(reversed(versions)), request)
+        return _json(200, bundle)
+
+    async def type_history(self, request: Request) -> Response:
+        """GET [base]/{type}/_history[?_since=instant][&_count=n]: newest first, one page."""
+        resource_type = request.path_params["type"]
+        self.server.check_type(resource_type)
+        params = request.query_params
+        since = None
+        if "_since" in params:
+            try:
+                since = dates.parse_range(params["_since"]).start
+            except ValueError:
+                raise bad_request(f"Invalid _since value: {params['_since']!r}") from None
+        try:
+            count = min(int(params.get("_count", self.server.page_size)), self.server.max_page_size)
+        except ValueError:
+            raise bad_request(f"Invalid _count value: {params['_count']!r}") from None
+        versions = self.server.store.type_history(resource_type, since)
+        bundle = _history_bundle(self.base_url(request), versions[:count], request)
+        bundle["total"] = len(versions)
         return _json(200, bundle)
 
     def _reply(self, request: Request, reply: Reply, *, etag: bool = True) -> Response:
@@ -230,6 +227,35 @@ async def _body(request: Request, *, content_types: tuple[str, ...] = _JSON_TYPE
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise bad_request(f"Failed to parse JSON encoded FHIR content: {exc}") from None
+
+
+def _history_bundle(base_url: str, versions: list[Version], request: Request) -> Any:
+    """A history Bundle, as HAPI renders one: each version with its request and response."""
+    entries = []
+    for version in versions:
+        resource_type, resource_id = version.resource_type, version.id
+        entry: dict[str, Any] = {"fullUrl": f"{base_url}/{resource_type}/{resource_id}"}
+        if version.resource is not None:
+            entry["resource"] = version.body()
+        entry["request"] = {
+            "method": "DELETE"
+            if version.deleted
+            else ("POST" if version.version_id == 1 else "PUT"),
+            "url": f"{resource_type}/{resource_id}",
+        }
+        entry["response"] = {
+            "status": "200 OK" if version.version_id > 1 or version.deleted else "201 Created",
+            "etag": f'W/"{version.version_id}"',
+            "lastModified": format_instant(version.last_updated),
+        }
+        entries.append(entry)
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": len(entries),
+        "link": [{"relation": "self", "url": str(request.url)}],
+        "entry": entries,
+    }
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

@@ -18,6 +18,7 @@ _INTERACTIONS = (
     "create",
     "search-type",
     "history-instance",
+    "history-type",
 )
 
 

@@ -141,6 +141,17 @@ class FhirStore:
             raise not_found(f"Resource {resource_type}/{resource_id} is not known")
         return list(history)
 
+    def type_history(self, resource_type: str, since: datetime | None = None) -> list[Version]:
+        """Every version of every resource of one type changed at or after `since`,
+        newest first (GET [base]/{type}/_history?_since=)."""
+        versions = [
+            v
+            for history in self._histories[resource_type].values()
+            for v in history
+            if since is None or v.last_updated >= since
+        ]
+        return sorted(versions, key=lambda v: v.last_updated, reverse=True)
+
     def live(self, resource_type: str) -> Iterator[Version]:
         """Current, non-deleted versions of one type, oldest resource first."""
         for history in self._histories[resource_type].values():

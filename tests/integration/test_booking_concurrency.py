@@ -21,7 +21,7 @@ import pytest
 from gateway.settings import PayerConfig
 from mappers import encode_id
 from simulators.payer import SIM_PAYER_ID
-from tests.support.gateway_env import API_KEY, auth, clinic, settings_for
+from tests.support.gateway_env import API_KEY, auth, clinic, patients, settings_for
 from tests.support.payer_env import with_payers
 from tests.support.processes import (
     Proc,
@@ -97,14 +97,15 @@ async def test_fifty_concurrent_bookings_of_one_slot_one_wins(
     base_a, _ = hapi_base_urls
     c = await clinic(base_a, slots=1)
     slot_id = encode_id("ehr-a", "Slot", c["slots"][0]["id"])
-    patient_id = encode_id("ehr-a", "Patient", c["patient"]["id"])
+    # Fifty people: one person asking twice would be a patient_conflict, not a slot race.
+    people = [encode_id("ehr-a", "Patient", p) for p in await patients(base_a, 50)]
     clients = replicas.clients()
     try:
         responses = await asyncio.gather(
             *(
                 clients[i % 2].post(
                     "/v1/appointments",
-                    json={"slot_id": slot_id, "patient_id": patient_id},
+                    json={"slot_id": slot_id, "patient_id": people[i]},
                     headers={"Idempotency-Key": f"race-{c['run']}-{i}"},
                 )
                 for i in range(50)

@@ -14,7 +14,14 @@ from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from mappers import decode_id, encode_id
 from tests.support.asgi import running
-from tests.support.gateway_env import OTHER_TENANT_KEY, READ_ONLY_KEY, auth, clinic, settings_for
+from tests.support.gateway_env import (
+    OTHER_TENANT_KEY,
+    READ_ONLY_KEY,
+    auth,
+    clinic,
+    patients,
+    settings_for,
+)
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -109,13 +116,22 @@ async def test_psr_flow_find_book_cancel_reschedule(
             headers={**auth(), "Idempotency-Key": "k-" + c["run"]},
         )
         assert r3.status_code == 409 and r3.json()["code"] == "idempotency_conflict"
-        # the taken slot with a fresh key → slot_taken
+        # the same patient at the same time again → patient_conflict (naming the booking)
         r4 = await api.post(
             "/v1/appointments",
             json={"slot_id": slots[0]["id"], "patient_id": patient["id"]},
             headers={**auth(), "Idempotency-Key": "other-" + c["run"]},
         )
-        assert r4.status_code == 409 and r4.json()["code"] == "slot_taken"
+        assert r4.status_code == 409 and r4.json()["code"] == "patient_conflict"
+        assert [x["id"] for x in r4.json()["conflicts"]] == [appt["id"]]
+        # someone else, the taken slot → slot_taken
+        [someone] = await patients(base_a, 1)
+        r5 = await api.post(
+            "/v1/appointments",
+            json={"slot_id": slots[0]["id"], "patient_id": encode_id("ehr-a", "Patient", someone)},
+            headers={**auth(), "Idempotency-Key": "someone-" + c["run"]},
+        )
+        assert r5.status_code == 409 and r5.json()["code"] == "slot_taken"
         assert r4.headers["content-type"].startswith("application/problem+json")
 
         # 4. reschedule to slot 2: new booked, old cancelled, old slot free

@@ -12,7 +12,14 @@ from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from mappers import encode_id
 from tests.support.asgi import running
-from tests.support.gateway_env import API_KEY, SECOND_DESK_KEY, auth, clinic, settings_for
+from tests.support.gateway_env import (
+    API_KEY,
+    SECOND_DESK_KEY,
+    auth,
+    clinic,
+    patients,
+    settings_for,
+)
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -41,7 +48,8 @@ async def test_a_hold_is_honoured_under_twenty_concurrent_bookings(
     base_a, base_b = hapi_base_urls
     c = await clinic(base_a, slots=1)
     slot = encode_id("ehr-a", "Slot", c["slots"][0]["id"])
-    patient = encode_id("ehr-a", "Patient", c["patient"]["id"])
+    # Twenty people: one person asking twice would be a patient_conflict, not a slot race.
+    people = [encode_id("ehr-a", "Patient", p) for p in await patients(base_a, 20)]
     app = create_app(
         settings_for(base_a, base_b, redis_url, audit_path=tmp_path / "a.jsonl"),
         audit=MemoryAuditSink(),
@@ -53,7 +61,7 @@ async def test_a_hold_is_honoured_under_twenty_concurrent_bookings(
 
         async def book(i: int):
             holder = i == 7
-            body = {"slot_id": slot, "patient_id": patient}
+            body = {"slot_id": slot, "patient_id": people[i]}
             if holder:
                 body["hold_token"] = token
             key = API_KEY if holder or i % 2 else SECOND_DESK_KEY

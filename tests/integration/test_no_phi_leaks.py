@@ -76,6 +76,45 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(
                 "/v1/patients", params={"family": c["family"], "birthdate": "bad"}, headers=h
             )
             await api.post("/v1/coverage-checks", json={"patient_id": pid}, headers=h)
+            # The desk's day: worklist, directory, registration (and its duplicate refusal),
+            # corrections, insurance, holds, check-in, conflicts.
+            day = c["start"].date().isoformat()
+            for path, params in (
+                ("/v1/appointments", {"date": day, "include": "coverage"}),
+                ("/v1/practitioners", {"name": f"Doc{c['run']}"}),
+                ("/v1/locations", {"name": f"Clinic {c['run']}"}),
+                ("/v1/visit-types", {}),
+                ("/v1/slots/next-available", {"source": "ehr-a"}),
+                (f"/v1/patients/{pid}/conflicts", {"from": day, "to": day}),
+                (f"/v1/patients/{pid}/coverages", {}),
+            ):
+                assert (await api.get(path, params=params, headers=h)).status_code == 200, path
+            registration = {
+                "source": "ehr-b",
+                "identifier": {"system": "urn:test:desk", "value": f"PHI-{mrn}"},
+                "name": {"family": c["family"], "given": ["Maria"]},
+                "birth_date": "1984-03-09",
+                "phones": [{"value": "555-0142"}],
+            }
+            refused = await api.post("/v1/patients", json=registration, headers=h)
+            assert refused.json()["code"] == "possible_duplicate"
+            phi.append("555-0142")
+            patched = await api.patch(
+                f"/v1/patients/{pid}", json={"phones": [{"value": "555-0143"}]}, headers=h
+            )
+            assert patched.status_code == 200, patched.text
+            phi.append("555-0143")
+            covered = await api.post(
+                f"/v1/patients/{pid}/coverages",
+                json={"payer_id": "ACME01", "member_id": f"MEMBER-{c['run']}"},
+                headers=h,
+            )
+            assert covered.status_code == 201, covered.text
+            phi.append(f"MEMBER-{c['run']}")
+            slot = encode_id("ehr-a", "Slot", c["slots"][1]["id"])
+            assert (await api.post(f"/v1/slots/{slot}/hold", json={}, headers=h)).status_code == 201
+            checked = await api.post(f"/v1/appointments/{r.json()['id']}/check-in", headers=h)
+            assert checked.status_code == 200, checked.text
         client = aioredis.Redis.from_url(redis_url)
         try:
             keys = [k.decode() async for k in client.scan_iter(match="fd:*", count=1000)]

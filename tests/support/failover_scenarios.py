@@ -30,7 +30,7 @@ from gateway.audit import MemoryAuditSink
 from mappers import encode_id
 from simulators.payer import SIM_PAYER_ID, create_payer_app, simulator_control
 from tests.support.batch_day import booked_day
-from tests.support.gateway_env import OPS_KEY, auth, clinic, settings_for
+from tests.support.gateway_env import OPS_KEY, auth, clinic, patients, settings_for
 from tests.support.payer_env import sim_payer, to_simulator, with_payers
 from tests.support.redis_ha import RedisClusterSet, SentinelSet
 from tests.support.redis_proc import until
@@ -85,12 +85,13 @@ async def check(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def book_race(client: httpx.AsyncClient, c: dict[str, Any], attempts: int) -> dict[str, int]:
     slot_id = encode_id("ehr-a", "Slot", c["slots"][0]["id"])
-    patient_id = encode_id("ehr-a", "Patient", c["patient"]["id"])
+    # A different person each: one person asking twice is a patient_conflict, not a race.
+    people = [encode_id("ehr-a", "Patient", p) for p in await patients(c["base"], attempts)]
     responses = await asyncio.gather(
         *(
             client.post(
                 "/v1/appointments",
-                json={"slot_id": slot_id, "patient_id": patient_id},
+                json={"slot_id": slot_id, "patient_id": people[i]},
                 headers={"Idempotency-Key": f"ha-{c['run']}-{i}"},
             )
             for i in range(attempts)
@@ -103,7 +104,7 @@ async def book_race(client: httpx.AsyncClient, c: dict[str, Any], attempts: int)
 
 
 async def sentinel(bases: tuple[str, str], tmp: Path) -> dict[str, Any]:
-    c = await clinic(bases[0], slots=1)
+    c = {**await clinic(bases[0], slots=1), "base": bases[0]}
     ha = SentinelSet(tmp / "sentinel")
     try:
         ha.start()
@@ -146,7 +147,7 @@ async def sentinel(bases: tuple[str, str], tmp: Path) -> dict[str, Any]:
 
 
 async def cluster(bases: tuple[str, str], tmp: Path) -> dict[str, Any]:
-    c = await clinic(bases[0], slots=1)
+    c = {**await clinic(bases[0], slots=1), "base": bases[0]}
     day, _ = await booked_day(bases[0], patients=3)
     nodes = RedisClusterSet(tmp / "cluster")
     try:

@@ -16,6 +16,8 @@ API_KEY = "test-key-all-scopes"
 OPS_KEY = "test-key-operations"
 # Another desk of the same hospital (a second API client with the same scopes).
 SECOND_DESK_KEY = "test-key-second-desk"
+# A supervisor: may book over a conflict and overbook, with a reason.
+SUPERVISOR_KEY = "test-key-supervisor"
 READ_ONLY_KEY = "test-key-read-only"
 OTHER_TENANT_KEY = "test-key-other-tenant"
 
@@ -57,6 +59,7 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                 "key_sha256": hash_api_key(API_KEY),
                 "scopes": [
                     "patients:read",
+                    "patients:write",
                     "slots:read",
                     "appointments:read",
                     "appointments:write",
@@ -78,6 +81,20 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                     "slots:read",
                     "appointments:read",
                     "appointments:write",
+                    "coverage:check",
+                ],
+            },
+            {
+                "id": "supervisor",
+                "tenant": "general",
+                "key_sha256": hash_api_key(SUPERVISOR_KEY),
+                "scopes": [
+                    "patients:read",
+                    "slots:read",
+                    "appointments:read",
+                    "appointments:write",
+                    "appointments:override",
+                    "appointments:overbook",
                     "coverage:check",
                 ],
             },
@@ -115,6 +132,7 @@ async def clinic(
     slots: int = 3,
     family: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    hour: int = 14,
 ) -> dict[str, Any]:
     """A practitioner, a schedule with free 30-minute slots tomorrow, and one patient.
 
@@ -191,7 +209,7 @@ async def clinic(
             }
         )
         start = (datetime.now(UTC) + timedelta(days=1)).replace(
-            hour=14, minute=0, second=0, microsecond=0
+            hour=hour, minute=0, second=0, microsecond=0
         )
         made = []
         for i in range(slots):
@@ -219,3 +237,29 @@ async def clinic(
         "start": start,
         "run": run,
     }
+
+
+async def patients(
+    base_url: str, count: int, *, transport: httpx.AsyncBaseTransport | None = None
+) -> list[str]:
+    """``count`` new patients in one transaction; their upstream ids, in order."""
+    run = uuid.uuid4().hex[:10]
+    entries = [
+        {
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+            "resource": {
+                "resourceType": "Patient",
+                "identifier": [{"system": "urn:test:mrn", "value": f"MRN-{run}-{i}"}],
+                "name": [{"family": f"Crowd{run}", "given": [f"Person{i}"]}],
+                "birthDate": "1990-01-01",
+            },
+            "request": {"method": "POST", "url": "Patient"},
+        }
+        for i in range(count)
+    ]
+    async with httpx.AsyncClient(transport=transport) as http:
+        fhir = FhirClient(base_url, http=http, source="fixture")
+        answer = await fhir.transaction(
+            {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+        )
+    return [e["response"]["location"].split("/")[1] for e in answer["entry"]]

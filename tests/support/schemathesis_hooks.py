@@ -15,8 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 import schemathesis
+from schemathesis import GenerationMode
 
 VALID_NPI = "1234567893"
+
+
+def _positive(case: Any) -> bool:
+    """Only cases generated as valid are made to follow the rules: a case meant to break
+    the schema must stay broken."""
+    meta = getattr(case, "meta", None)
+    generation = getattr(meta, "generation", None)
+    return generation is None or generation.mode == GenerationMode.POSITIVE
 
 
 def _query(case: Any) -> dict[str, Any]:
@@ -28,6 +37,8 @@ def _query(case: Any) -> dict[str, Any]:
 
 def _range_within_limits(ctx: Any, case: Any) -> Any:
     """``end`` after ``start`` and at most the tenant's longest range later."""
+    if not _positive(case):
+        return case
     query = _query(case)
     start, end = query.get("start"), query.get("end")
     if isinstance(start, str) and isinstance(end, str):
@@ -39,6 +50,8 @@ def _range_within_limits(ctx: Any, case: Any) -> Any:
 
 
 def _patient_or_day(ctx: Any, case: Any) -> Any:
+    if not _positive(case):
+        return case
     query = _query(case)
     if query.get("patient"):
         query.pop("date", None)
@@ -50,8 +63,21 @@ def _patient_or_day(ctx: Any, case: Any) -> Any:
     return case
 
 
+def _from_to_within_limits(ctx: Any, case: Any) -> Any:
+    """``to`` after ``from``, at most the tenant's longest range later: whole days."""
+    if not _positive(case):
+        return case
+    query = _query(case)
+    if isinstance(query.get("from"), str):
+        query["from"] = query["from"][:10]
+        query["to"] = query["from"]
+    return case
+
+
 def _searchable(ctx: Any, case: Any) -> Any:
     """Identifier, family or phone; given only with family."""
+    if not _positive(case):
+        return case
     query = _query(case)
     if not any(query.get(k) for k in ("identifier", "family", "phone")) or (
         query.get("given") and not query.get("family")
@@ -61,6 +87,8 @@ def _searchable(ctx: Any, case: Any) -> Any:
 
 
 def _name_or_specialty(ctx: Any, case: Any) -> Any:
+    if not _positive(case):
+        return case
     query = _query(case)
     if not (query.get("name") or query.get("specialty")):
         query["name"] = "Rivera"
@@ -70,6 +98,8 @@ def _name_or_specialty(ctx: Any, case: Any) -> Any:
 def _one_way_to_name_the_patient(ctx: Any, case: Any) -> Any:
     """patient_id, or member_id + payer_id + first and last name + birth date; a provider
     NPI's last digit is its check digit."""
+    if not _positive(case):
+        return case
     body = case.body
     if not isinstance(body, dict):
         return case
@@ -94,9 +124,26 @@ def _one_way_to_name_the_patient(ctx: Any, case: Any) -> Any:
 
 
 # schemathesis.hook is untyped: registered here, not as decorators, to keep the functions typed.
+def _coverage_rules(ctx: Any, case: Any) -> Any:
+    """Insurance names a payer and member id, or is self-pay; a period ends after it
+    starts."""
+    if not _positive(case):
+        return case
+    body = case.body
+    if isinstance(body, dict):
+        if not body.get("self_pay") and not (body.get("payer_id") and body.get("member_id")):
+            body["self_pay"] = True
+        start, end = body.get("period_start"), body.get("period_end")
+        if isinstance(start, str) and isinstance(end, str) and end < start:
+            body["period_end"] = start
+    return case
+
+
 _hook: Any = schemathesis.hook
 _hook("map_case").apply_to(operation_id=["findSlots", "listAppointments"])(_range_within_limits)
 _hook("map_case").apply_to(operation_id="listAppointments")(_patient_or_day)
 _hook("map_case").apply_to(operation_id="searchPatients")(_searchable)
 _hook("map_case").apply_to(operation_id="searchPractitioners")(_name_or_specialty)
 _hook("map_case").apply_to(operation_id="checkCoverage")(_one_way_to_name_the_patient)
+_hook("map_case").apply_to(operation_id="patientConflicts")(_from_to_within_limits)
+_hook("map_case").apply_to(operation_id="addPatientCoverage")(_coverage_rules)

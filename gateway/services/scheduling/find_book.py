@@ -42,10 +42,12 @@ from connectors import NotFound as UpstreamNotFound
 from mappers import GatewayId, InvalidId, MappingError, encode_id, from_fhir
 from mappers.model import Appointment, RecordRef, Slot
 from mappers.outbound import BOOKING_IDENTIFIER_SYSTEM, booking_identifier_value, cancel_patch
+from mappers.outbound.appointment_status import status_patch
 
-from ..errors import InvalidRequest, SlotTaken, SlotUnavailable
+from ..errors import InvalidRequest, OverbookUnsupported, SlotTaken, SlotUnavailable
 from .port import BookingDetails, Offer, SlotWindow
 from .proposals import ProposalStore
+from .status_moves import status_moves
 
 __all__ = ["PROPOSAL_TYPE", "FindBookScheduler", "find_parameters"]
 
@@ -273,6 +275,20 @@ class FindBookScheduler:
         )
         return Offer(slot, people, place)
 
+    async def slot_time(self, slot: GatewayId) -> tuple[datetime, datetime] | None:
+        """The proposal's period: the stored id-less one, or the temporary appointment read
+        back (None when the EHR won't show it)."""
+        try:
+            proposal = await self._proposal(slot)
+            if isinstance(proposal, str):
+                proposal = await self._client.read("Appointment", proposal)
+            record = from_fhir({**proposal, "id": slot.id}, source=self._source, expect=Appointment)
+        except (UpstreamError, MappingError, SlotUnavailable):
+            return None
+        if record.start is None or record.end is None:
+            return None
+        return record.start, record.end
+
     async def hold(self, slot: GatewayId, minutes: int) -> str | None:
         """POST [base]/Appointment/$hold where the EHR has it: the proposal becomes a
         ``pending`` Appointment (Argonaut OperationDefinition-appointment-hold), whose id
@@ -332,6 +348,9 @@ class FindBookScheduler:
         time: slot_taken. A vanished temporary appointment or other refusal answers
         slot_unavailable (search again).
         """
+        if details.overbook_limit is not None:
+            # $book books what $find offered; no vendor profile documents an overbooking.
+            raise OverbookUnsupported("this EHR books through $find/$book: overbook it there")
         # Epic's temporary appointment from $find (or a held one): $book takes its id; an
         # id-less proposal is sent whole, with the patient and our booking identifier.
         appointment = await self._proposal(slot)
@@ -378,6 +397,22 @@ class FindBookScheduler:
             return from_fhir(booked[0], source=self._source, expect=Appointment)
         except MappingError:
             raise SlotUnavailable("the EHR did not return an appointment") from None
+
+    async def set_status(
+        self, upstream_id: str, current: dict[str, Any], target: str
+    ) -> dict[str, Any]:
+        """PATCH [base]/Appointment/{id} with the status move, If-Match when versioned."""
+        ops = status_patch(current, target, transitions=status_moves(self._client.profile))
+        if not ops:
+            return current
+        meta = current.get("meta")
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        updated = await self._client.patch(
+            "Appointment", upstream_id, ops, if_match=version if isinstance(version, str) else None
+        )
+        if "status" not in updated:  # Prefer: return=minimal answers carry no body
+            updated = await self._client.read("Appointment", upstream_id)
+        return updated
 
     async def cancel(
         self, upstream_id: str, current: dict[str, Any], reason: str

@@ -57,6 +57,9 @@ class BookingDetails:
     comment: str | None = None
     # Upstream id of an appointment this booking replaces; sent only where ``can_rebook``.
     replaces: str | None = None
+    # Overbooking on purpose: how many extra bookings the slot may take (None: it must be
+    # free, as always).
+    overbook_limit: int | None = None
 
 
 class Scheduler(Protocol):
@@ -72,6 +75,10 @@ class Scheduler(Protocol):
         """Free, bookable slots starting in the window, in the source's order."""
         ...
 
+    async def slot_time(self, slot: GatewayId) -> tuple[datetime, datetime] | None:
+        """When ``slot`` is, as the EHR says now; None when it can't tell."""
+        ...
+
     async def hold(self, slot: GatewayId, minutes: int) -> str | None:
         """Check ``slot`` can be held and, where the EHR holds too (Argonaut ``$hold``),
         hold it there; the upstream hold's id (a pending Appointment), or None."""
@@ -79,6 +86,13 @@ class Scheduler(Protocol):
 
     async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
         """Book ``slot`` (a gateway id of this source) for ``details.patient``."""
+        ...
+
+    async def set_status(
+        self, upstream_id: str, current: dict[str, Any], target: str
+    ) -> dict[str, Any]:
+        """Move the appointment read as ``current`` to ``target`` (guarded by its version);
+        the updated Appointment JSON. ``PreconditionFailed`` when it changed meanwhile."""
         ...
 
     async def cancel(

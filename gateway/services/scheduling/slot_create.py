@@ -18,6 +18,7 @@ read, then free its Slots (again only where the profile says the client must).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from connectors import Conflict, FhirClient, PreconditionFailed, SearchPage, UpstreamError
@@ -30,10 +31,18 @@ from mappers.outbound import (
     build_booking_appointment,
     build_cancellation,
 )
+from mappers.outbound.appointment_status import with_status
 
 from ...logs import get_logger
-from ..errors import NotFound, SlotTaken, SlotUnavailable
+from ..errors import (
+    NotFound,
+    OverbookLimit,
+    OverbookUnsupported,
+    SlotTaken,
+    SlotUnavailable,
+)
 from .port import BookingDetails, Offer, SlotWindow
+from .status_moves import status_moves
 
 __all__ = ["SlotCreateScheduler", "version_of"]
 
@@ -50,6 +59,24 @@ def _offer(slot: Slot, schedule: Schedule | None) -> Offer:
     )
     place = next((r for r in schedule.actor_refs if r.resource_type == "Location"), None)
     return Offer(slot, people, place, tuple(schedule.service_type_codings))
+
+
+# An Appointment in one of these no longer holds its slot.
+_RELEASED = frozenset({"cancelled", "noshow", "entered-in-error"})
+# How many bookings an overbooked slot holds: a count the gateway keeps, so that every
+# overbooking changes the Slot and its If-Match update can lose a race (a server that
+# suppresses unchanged updates would otherwise let two overbookings through at once).
+OVERBOOK_COUNT_URL = "urn:frontdesk:slot-bookings"
+
+
+def _overbooked(slot_json: dict[str, Any], bookings: int) -> dict[str, Any]:
+    extensions = [
+        e
+        for e in slot_json.get("extension") or []
+        if not (isinstance(e, dict) and e.get("url") == OVERBOOK_COUNT_URL)
+    ]
+    extensions.append({"url": OVERBOOK_COUNT_URL, "valueInteger": bookings})
+    return {**slot_json, "overbooked": True, "extension": extensions}
 
 
 def version_of(resource: dict[str, Any]) -> str | None:
@@ -69,6 +96,7 @@ class SlotCreateScheduler:
         self._client = client
         self._source = source
         self._marks_slots = client.profile.client_marks_slot_busy
+        self._moves = status_moves(client.profile)
 
     async def free_slots(self, window: SlotWindow) -> list[Offer]:
         """GET [base]/Slot?status=free&start=ge..&start=lt..&_include=Slot:schedule: each
@@ -114,6 +142,12 @@ class SlotCreateScheduler:
                 ids.append(rid)
         return ids
 
+    async def slot_time(self, slot: GatewayId) -> tuple[datetime, datetime] | None:
+        record = from_fhir(
+            await self._read("Slot", slot.id, "slot"), source=self._source, expect=Slot
+        )
+        return (record.start, record.end) if record.end is not None else None
+
     async def hold(self, slot: GatewayId, minutes: int) -> str | None:
         """A free Slot can be held; the hold itself lives in the gateway (HAPI and R4
         servers have no hold)."""
@@ -128,10 +162,13 @@ class SlotCreateScheduler:
     async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
         slot_json = await self._read("Slot", slot.id, "slot")
         record = from_fhir(slot_json, source=self._source, expect=Slot)
-        if record.status != "free":
-            raise SlotTaken("the slot is no longer free")
         if record.end is None:
             raise SlotUnavailable("the slot has no end time; it can't be booked")
+        bookings = 0
+        if record.status != "free":
+            if details.overbook_limit is None:
+                raise SlotTaken("the slot is no longer free")
+            bookings = await self._overbookable(slot, record, details.overbook_limit)
         schedule: Schedule | None = None
         if record.schedule_id is not None:
             schedule_json = await self._read(
@@ -158,6 +195,8 @@ class SlotCreateScheduler:
         appointment_id = str(created.get("id"))
         if self._marks_slots:
             busy = {**slot_json, "status": "busy"}
+            if bookings:
+                busy = _overbooked(busy, bookings + 1)
             try:
                 await self._client.update(busy, if_match=version_of(slot_json))
             except Conflict:
@@ -167,6 +206,29 @@ class SlotCreateScheduler:
                 await self._compensate(appointment_id)
                 raise
         return from_fhir(created, source=self._source, expect=Appointment)
+
+    async def _overbookable(self, slot: GatewayId, record: Slot, limit: int) -> int:
+        """How many bookings the busy slot holds, if one more is allowed."""
+        if not self._marks_slots:
+            # The EHR keeps its slots itself (Oracle Health): it would refuse a busy one.
+            raise OverbookUnsupported("this EHR manages its slots itself: overbook it there")
+        if record.status != "busy":
+            raise SlotUnavailable("the slot is not open for booking")
+        bookings = 0
+        params = {"slot": f"Slot/{slot.id}", "_count": "50"}
+        async for found in self._client.search("Appointment", params, max_resources=100):
+            if found.get("status") not in _RELEASED:
+                bookings += 1
+        if bookings >= 1 + limit:
+            raise OverbookLimit(f"the slot already has {bookings} bookings")
+        return max(bookings, 1)
+
+    async def set_status(
+        self, upstream_id: str, current: dict[str, Any], target: str
+    ) -> dict[str, Any]:
+        """PUT the Appointment as read with its new status, If-Match on its version."""
+        updated = with_status(current, target, transitions=self._moves)
+        return await self._client.update(updated, if_match=version_of(current))
 
     async def cancel(
         self, upstream_id: str, current: dict[str, Any], reason: str

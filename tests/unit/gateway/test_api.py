@@ -268,7 +268,10 @@ async def test_metrics_expose_request_latency_by_route():
 async def test_appointments_of_one_person_come_from_every_ehr_that_knows_them():
     async with sandbox_gateway() as gw:
         a = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=1, family="Lindqvist")
-        b = await clinic(BASE_B, transport=gw.transport("ehr-b"), slots=1, family="Lindqvist")
+        # Another hour: the same person can't be in two places at once.
+        b = await clinic(
+            BASE_B, transport=gw.transport("ehr-b"), slots=1, family="Lindqvist", hour=17
+        )
         for src, c in (("ehr-a", a), ("ehr-b", b)):
             r = await gw.api.post(
                 "/v1/appointments",

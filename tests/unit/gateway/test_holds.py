@@ -109,3 +109,38 @@ async def test_the_holder_extends_its_own_hold_with_the_token():
     assert longer.token == first.token and longer.expires_at > first.expires_at
     with pytest.raises(SlotHeld):
         await store.place(slot, "id", client="desk", minutes=10, now=t0)  # no token
+
+
+async def test_a_refusal_offers_the_nearest_free_unheld_slots():
+    async with sandbox_gateway() as gw:
+        c = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=5)
+        other = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=1)
+        ids = [encode_id("ehr-a", "Slot", s["id"]) for s in c["slots"]]
+        patients = {
+            "first": encode_id("ehr-a", "Patient", c["patient"]["id"]),
+            # Another person: the same one would be a patient_conflict, not slot_taken.
+            "second": encode_id("ehr-a", "Patient", other["patient"]["id"]),
+        }
+
+        async def book(slot: str, key: str, n: str):
+            return await gw.api.post(
+                "/v1/appointments",
+                json={"slot_id": slot, "patient_id": patients.get(n, patients["second"])},
+                headers={**auth(key), "Idempotency-Key": f"alt-{n}"},
+            )
+
+        assert (await book(ids[1], "test-key-all-scopes", "first")).status_code == 201
+        held = await gw.api.post(f"/v1/slots/{ids[2]}/hold", json={}, headers=auth(SECOND_DESK_KEY))
+        assert held.status_code == 201
+        taken = await book(ids[1], SECOND_DESK_KEY, "second")
+        assert (taken.status_code, taken.json()["code"]) == (409, "slot_taken")
+        offered = [s["id"] for s in taken.json()["alternatives"]]
+        # Same schedule first, nearest in time; the held slot and the other clinic's are not
+        # offered while those of this schedule suffice.
+        assert offered == [ids[0], ids[3], ids[4]]
+        assert encode_id("ehr-a", "Slot", other["slots"][0]["id"]) not in offered
+        # Each is bookable as listed.
+        assert (await book(offered[0], SECOND_DESK_KEY, "third")).status_code == 201
+        refused = await book(ids[2], "test-key-all-scopes", "held")
+        assert refused.json()["code"] == "slot_held"
+        assert ids[2] not in [s["id"] for s in refused.json()["alternatives"]]

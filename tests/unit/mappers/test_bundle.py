@@ -45,6 +45,18 @@ def test_matches_and_includes_are_kept_apart(page: MappedBundle) -> None:
     assert schedule.actor_refs[0].display == "Dr Example"
 
 
+def test_by_id_indexes_matches_and_includes(page: MappedBundle) -> None:
+    index = page.by_id()
+    assert set(index) == {
+        r.id for r in [*page, *page.included] if not isinstance(r, EligibilityResult)
+    }
+    for slot in page:
+        assert isinstance(slot, Slot)
+        assert index[slot.id] is slot
+        assert slot.schedule_id is not None
+        assert index[slot.schedule_id] is page.get(slot.schedule_id, Schedule)
+
+
 def test_paging_and_total(page: MappedBundle) -> None:
     assert page.total == 42
     assert page.next_link == "https://ehr.example.org/fhir?_getpages=abc&_getpagesoffset=3"

@@ -23,9 +23,12 @@ EXPECTED = {
     "MappedBundle",
     "MappedSearch",
     "MappingError",
+    "NewCoverage",
+    "NewPatient",
     "Organization",
     "Participant",
     "Patient",
+    "PatientChanges",
     "Person",
     "Practitioner",
     "PractitionerRole",
@@ -76,3 +79,45 @@ def test_supported_types_are_the_design_types() -> None:
         "PractitionerRole",
         "HealthcareService",
     } == mappers.SUPPORTED_TYPES
+
+
+def test_outbound_all_is_pinned() -> None:
+    import mappers.outbound
+
+    assert set(mappers.outbound.__all__) == {
+        "APPOINTMENT_TRANSITIONS",
+        "BOOKING_IDENTIFIER_SYSTEM",
+        "CHECK_IN_STATUSES",
+        "COVERAGE_CLASS_SYSTEM",
+        "ELIGIBILITY_IDENTIFIER_SYSTEM",
+        "HOLD_IDENTIFIER_SYSTEM",
+        "NPI_SYSTEM",
+        "ORACLE_HEALTH_TRANSITIONS",
+        "PAYER_ID_SYSTEM",
+        "SELF_PAY_SYSTEM",
+        "SERVICE_TYPE_SYSTEM",
+        "SUBSCRIBER_RELATIONSHIP_SYSTEM",
+        "InvalidTransition",
+        "OutboundError",
+        "PatientUpdate",
+        "booking_identifier_value",
+        "booking_if_none_exist",
+        "build_booking_appointment",
+        "build_cancellation",
+        "build_coverage",
+        "build_coverage_eligibility_request",
+        "build_hold_appointment",
+        "build_patient",
+        "cancel_patch",
+        "check_transition",
+        "hold_parameters",
+        "identifier_if_none_exist",
+        "patient_if_none_exist",
+        "patient_update",
+        "status_patch",
+        "with_status",
+    }
+    for name in mappers.outbound.__all__:
+        assert getattr(mappers.outbound, name) is not None, name
+    assert issubclass(mappers.outbound.InvalidTransition, mappers.outbound.OutboundError)
+    assert issubclass(mappers.outbound.OutboundError, mappers.MappingError)

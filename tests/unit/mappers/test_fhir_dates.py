@@ -48,3 +48,29 @@ def test_datetime_needs_an_offset_and_partial_dates_keep_precision() -> None:
     assert parse_datetime("2031-03-01T10:00:00Z") == datetime(2031, 3, 1, 10, tzinfo=UTC)
     assert parse_partial_date("1980-05") == "1980-05"
     assert parse_partial_date("1980-13") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("2026-12-07T08:00:00+14:00", timedelta(hours=14)),
+        ("2026-12-07T08:00:00-13:59", -timedelta(hours=13, minutes=59)),
+        ("2026-12-07T08:00:00.123456789+05:30", timedelta(hours=5, minutes=30)),
+        (" 2026-12-07T08:00:00Z ", timedelta(0)),
+        ("2026-12-07T08:00+01:00", timedelta(hours=1)),
+        ("2026-12-07T08:00:00+14:30", None),
+        ("2026-12-07T08:00:00+14:60", None),
+        ("2026-12-07T08:00:00+09:60", None),
+        ("2026-12-07T08:00:00", None),
+        ("2026-12-07T08:00:00\u0661Z", None),
+        ("2026-02-30T08:00:00Z", None),
+    ],
+)
+def test_parse_datetime_offsets_follow_fhir(text: str, offset: timedelta | None) -> None:
+    # The fast path (fromisoformat) and the regex path accept the same language.
+    parsed = parse_datetime(text)
+    if offset is None:
+        assert parsed is None
+    else:
+        assert parsed is not None
+        assert parsed.utcoffset() == offset

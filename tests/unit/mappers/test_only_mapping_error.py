@@ -1,5 +1,7 @@
 """Whatever they are given, the public mappers return records or raise MappingError with
 a path to the bad part, and nothing else (issue 15: "malformed input never crashes").
+The outbound builders that take upstream JSON (the record read, to patch or put back)
+keep the same contract.
 
 Two kinds of input: arbitrary JSON-shaped values, and structure-aware garbage: real
 resources of every supported type (the fixtures) and Bundles of every type built from
@@ -21,6 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mappers import SUPPORTED_TYPES, MappingError, from_bundle, from_bundle_pages, from_fhir
+from mappers.model import Address, ContactPoint, PatientChanges
+from mappers.outbound import (
+    build_cancellation,
+    hold_parameters,
+    patient_update,
+    status_patch,
+    with_status,
+)
 from mappers.x12 import parse_271
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "fhir"
@@ -274,3 +284,45 @@ def test_the_malformed_fixture_keeps_what_is_usable() -> None:
         "Appointment.participant[0].actor: not an object",
         "Appointment.slot[0]: not a Reference object",
     ]
+
+
+# --- outbound builders that take upstream JSON: the same contract ---------------------
+
+_CHANGES = PatientChanges(
+    phones=[ContactPoint(value="555-0100", use="home")],
+    emails=[ContactPoint(value="a@example.org")],
+    address=Address(line=["1 Main St"], use="home"),
+    language="es",
+    family="Doe",
+    given=["Jo"],
+)
+PATIENTS = SEEDS["Patient"]
+APPOINTMENTS = SEEDS["Appointment"]
+
+
+def _outbound(value: Any) -> None:
+    for call in (
+        lambda: patient_update(value, _CHANGES),
+        lambda: status_patch(value, "arrived", test_current=True),
+        lambda: with_status(value, "noshow"),
+        lambda: build_cancellation(value, "patient called"),
+        lambda: hold_parameters(appointment=value),
+    ):
+        error: MappingError | None = None
+        try:
+            call()
+        except MappingError as exc:
+            error = exc
+        assert error is None or error.path
+
+
+@SETTINGS
+@given(json_values)
+def test_outbound_builders_take_arbitrary_json(value: Any) -> None:
+    _outbound(value)
+
+
+@SETTINGS
+@given(st.sampled_from(PATIENTS + APPOINTMENTS).flatmap(lambda r: corrupted(r)))
+def test_outbound_builders_take_garbage_inside_real_records(value: Any) -> None:
+    _outbound(value)

@@ -12,6 +12,9 @@ _PROBE = """
 import json, sys
 import mappers, mappers.model, mappers.bundle, mappers.patient, mappers.slot
 import mappers.schedule, mappers.appointment, mappers.coverage, mappers.eligibility
+import mappers.pages, mappers.names, mappers.local_ids, mappers.practitioner, mappers.location
+import mappers.organization, mappers.practitioner_role, mappers.healthcare_service
+import mappers.outbound, mappers.x12
 mappers.from_fhir({"resourceType": "Slot", "id": "s", "status": "free",
                    "start": "2025-01-01T09:00:00Z"}, source="ehr-a")
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in %r)))
