@@ -55,7 +55,8 @@ def build_request(
         payload, kind = json.dumps(body).encode(), "application/json"
     else:
         payload, kind = b"", ""
-    lines = [f"{'POST' if kind else 'GET'} {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    lines = [f"{'POST' if kind else 'GET'} {target} HTTP/1.1", f"Host: {parts.netloc}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if kind:
         lines += [f"Content-Type: {kind}", f"Content-Length: {len(payload)}"]
@@ -69,11 +70,19 @@ async def _exchange(
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    chunked = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
-    if length:
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True  # HAPI streams its searches
+    if chunked:
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")  # no trailers: the empty line after the last chunk
+    elif length:
         await reader.readexactly(length)
     return status
 
