@@ -108,7 +108,7 @@ async def _run(
     done = 0
     failures = 0
     latencies: list[float] = []
-    conns = [list(await connect()) for _ in range(connections)]
+    conns: list[list[Any]] = [list(await connect()) for _ in range(connections)]
 
     async def exchange(conn: list[Any]) -> int:
         try:
