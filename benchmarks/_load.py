@@ -117,10 +117,20 @@ async def _run(
             conn[1].close()
             conn[0], conn[1] = await connect()  # as a client would; in the timing, rarely
             return closing.status
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                raise
+            # The server closed the connection while it was idle: reconnect, send again.
+            conn[1].close()
+            conn[0], conn[1] = await connect()
+            return await _exchange(conn[0], conn[1], request)
 
-    for conn in conns:
+    async def warm(conn: list[Any]) -> None:
         for _ in range(max(1, warmup // connections)):
             await exchange(conn)
+
+    # All at once: a connection left idle while others warm could time out server-side.
+    await asyncio.gather(*(warm(conn) for conn in conns))
 
     async def loop(conn: list[Any], stop: float) -> None:
         nonlocal done, failures

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         fig.tight_layout()
         fig.savefig(path.with_suffix(".png"), dpi=100)
         plt.close(fig)
-    print(f"  written: {path} (+ .png)")
+    print(f"  written: {path}{' (+ .png)' if plt is not None else ''}")
     return 0
 
 

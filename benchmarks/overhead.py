@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         fig.tight_layout()
         fig.savefig(written.with_suffix(".png"), dpi=100)
         plt.close(fig)
-    print(f"  written: {written} (+ .png)")
+    print(f"  written: {written}{' (+ .png)' if plt is not None else ''}")
     return 0
 
 
