@@ -318,7 +318,9 @@ class Settings(BaseSettings):
     coverage_batch_workers: int = Field(default=0, ge=0, le=16)
     coverage_batch_concurrency: int = Field(default=8, ge=1, le=256)
     coverage_batch_tries: int = Field(default=3, ge=1, le=10)
-    coverage_batch_heartbeat_seconds: int = Field(default=2, ge=1, le=60)
+    # A worker beats twice per period; a busy host's event loop can lag by a second, so a
+    # short period hands live workers' items to others (and spends their tries).
+    coverage_batch_heartbeat_seconds: int = Field(default=10, ge=1, le=60)
     # Fairness: one client's burst must not starve the others. Past this many requests in
     # progress, a client's next request waits at most client_queue_seconds (shorter than
     # any request's own deadline), then is refused with 429 and Retry-After.

@@ -103,8 +103,22 @@ def item_function(
 ) -> ItemFunction:
     """The saq job of one item: ``desks`` are the batch's (their payers paced as batch)."""
 
+    # A batch never changes once queued: each worker reads (and opens) it once, not once
+    # per item; a few batches at a time at most.
+    known: dict[str, BatchMeta] = {}
+
+    async def meta_of(batch: str) -> BatchMeta | None:
+        meta = known.get(batch)
+        if meta is None:
+            meta = await store.meta(batch)
+            if meta is not None:
+                if len(known) >= 8:
+                    known.pop(next(iter(known)))
+                known[batch] = meta
+        return meta
+
     async def coverage_item(ctx: dict[str, Any], *, batch: str, index: int) -> None:
-        meta = await store.meta(batch)
+        meta = await meta_of(batch)
         if meta is None or not 0 <= index < len(meta.items) or await store.cancelled(batch):
             return
         desk = desks.get(meta.tenant)
