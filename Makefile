@@ -9,7 +9,7 @@ UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON := python3.11
 
-.PHONY: help venv x12-tool lint test test-unit test-integration bench redis hapi hapi-stop run check clean
+.PHONY: help venv x12-tool lint test test-unit test-integration test-browser screenshots browser bench redis hapi hapi-stop run check clean
 
 help:
 	@echo "make run    start the gateway on its sandbox (http://127.0.0.1:8000, prints an API key)"
@@ -19,6 +19,8 @@ help:
 	@echo "make hapi / hapi-stop   start/stop the two HAPI FHIR JPA servers (EHR A, EHR B)"
 	@echo "make redis  start a local redis-server on 127.0.0.1:6390 (installs it if missing)"
 	@echo "make x12-tool   build .tools/x12 (linuxforhealth-x12, pydantic 1) for the X12 cross-checks"
+	@echo "make browser  install Debian's Chromium and axe-core for the console's browser tests"
+	@echo "make screenshots  run the browser tests, writing the console's screenshots to docs/console"
 
 $(UV):
 	python3 -m venv .tools
@@ -55,6 +57,9 @@ redis:
 hapi:
 	@hapi-server/hapi.sh start
 
+browser:
+	@scripts/browser.sh
+
 hapi-stop:
 	@hapi-server/hapi.sh stop
 
@@ -65,8 +70,14 @@ run: venv
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: venv x12-tool redis hapi
+test: venv x12-tool redis hapi browser
 	$(PY) -m pytest -q
+
+test-browser: venv redis hapi browser
+	$(PY) -m pytest tests/browser -q
+
+screenshots: venv redis hapi browser
+	CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser -q
 
 # The scale benchmarks need Redis and HAPI; their PNG plots need the bench group (matplotlib).
 bench: venv redis hapi

@@ -80,6 +80,10 @@ class VendorProfile:
     # "oracle-health" (its documented moves; mappers.outbound.appointment_status).
     status_moves: str = "r4"
     required_headers: Mapping[str, str] = field(default_factory=dict)
+    # How changes made in the EHR itself can be seen: "subscription" (FHIR R4 rest-hook,
+    # falling back to a poll where the server doesn't run them), "poll" (Slot and
+    # Appointment searched by _lastUpdated) or "none" (neither is offered).
+    watch: str = "poll"
 
     def page_size(self, wanted: int) -> int:
         return wanted if self.max_page_size is None else min(wanted, self.max_page_size)
@@ -123,6 +127,8 @@ HAPI = VendorProfile(
     max_page_size=200,
     # HAPI JPA stores Appointments as given; it does not change Slot.status (DESIGN.md).
     client_marks_slot_busy=True,
+    # JPA servers run rest-hook Subscriptions once enabled, and search _lastUpdated.
+    watch="subscription",
 )
 
 EPIC = VendorProfile(
@@ -141,6 +147,8 @@ EPIC = VendorProfile(
     ),
     search_params=_frozen({"Patient": frozenset({"identifier", "family", "given", "birthdate"})}),
     operations=_frozen({"Appointment": frozenset({"find", "book"})}),
+    # No Slot search and no Subscription for a backend client: only the cache's time.
+    watch="none",
 )
 
 ORACLE_HEALTH = VendorProfile(
@@ -169,6 +177,8 @@ ORACLE_HEALTH = VendorProfile(
     # move (docs.oracle.com .../mfrap/api-appointment.html): check-in is checked-in.
     check_in_status="checked-in",
     status_moves="oracle-health",
+    # Its Slot and Appointment searches take no _lastUpdated (the docs above).
+    watch="none",
 )
 
 PROFILES: Mapping[str, VendorProfile] = MappingProxyType(

@@ -28,6 +28,8 @@ from .batch_queue import BatchQueue, BatchStore
 from .cache import Cache, CacheKeys, MemoryCache, RedisCache
 from .client_limit import ClientSlots
 from .connections import payer_port, source_client
+from .console.runtime import build_console
+from .events import EventLog, StreamSlots
 from .logs import get_logger
 from .metrics import GatewayMetrics
 from .pacing import PacedPayer, Pacer, close_storage, limiter_storage, rate_item
@@ -44,8 +46,18 @@ from .services.patient_records import RecordPorts
 from .services.payers import PayerPort
 from .services.scheduling import ProposalStore, scheduler_for
 from .services.slots import SlotSearch
+from .services.waitlist import EntryStore, OfferDesk
+from .services.watch import (
+    ChangeFeed,
+    ChangeHandler,
+    RestHooks,
+    SourceWatch,
+    hook_token,
+    watch_mode,
+)
 from .settings import PayerConfig, Settings, SourceConfig, TenantConfig
 from .sources import SourceHandle, TenantSources
+from .state import MemoryState, RedisState, SharedState
 
 __all__ = ["Adapters", "PayerTransportFactory", "TransportFactory", "bootstrap"]
 
@@ -60,6 +72,8 @@ _WORKER_STOP_SECONDS = 5.0
 # The batch queue's connection blocks up to a second waiting for work: its socket waits
 # longer than that, unlike the cache's, whose commands never block.
 _QUEUE_SOCKET_SECONDS = 10.0
+# Event streams one client may hold open in one process.
+_STREAMS_PER_CLIENT = 8
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,7 @@ class Adapters:
     payer_transports: PayerTransportFactory | None = None
     cache: Cache | None = None
     audit: AuditSink | None = None
+    state: SharedState | None = None
 
 
 async def bootstrap(
@@ -96,6 +111,11 @@ async def bootstrap(
         )
         for tenant_id, sources in tenants.items()
     }
+    sealer = _sealer(settings)
+    state = _state(settings, stack, adapters)
+    events = EventLog(state)
+    entries = EntryStore(state, sealer)
+    holds = {tenant_id: HoldStore(cache, keys, tenant_id) for tenant_id in tenants}
     slots = {
         tenant_id: SlotSearch(
             sources=sources,
@@ -108,22 +128,38 @@ async def bootstrap(
         )
         for tenant_id, sources in tenants.items()
     }
+    waitlists = {
+        tenant_id: OfferDesk(
+            sources=sources,
+            slots=slots[tenant_id],
+            holds=holds[tenant_id],
+            entries=entries,
+            state=state,
+            sealer=sealer,
+            events=events,
+            offer_seconds=settings.waitlist.offer_seconds,
+            deadline_seconds=settings.source_deadline_seconds,
+        )
+        for tenant_id, sources in tenants.items()
+    }
     booking = {
         tenant_id: BookingPorts(
             sources=sources,
             cache=cache,
             keys=keys,
-            holds=HoldStore(cache, keys, tenant_id),
+            holds=holds[tenant_id],
             slots=slots[tenant_id],
             idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
             deadline_seconds=settings.source_deadline_seconds,
             on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
+            listener=waitlists[tenant_id],
         )
         for tenant_id, sources in tenants.items()
     }
-    coverage = _coverage(settings, stack, tenants, cache, keys, adapters)
+    coverage = _coverage(settings, stack, tenants, cache, keys, sealer, adapters)
     if coverage.batch is not None:
         await connect_cluster(coverage.batch.queue.redis)
+    watches = _watch(settings, stack, tenants, cache, keys, state, waitlists)
     return Runtime(
         settings=settings,
         authenticator=Authenticator(settings.api_clients, settings.jwt),
@@ -144,6 +180,10 @@ async def bootstrap(
         },
         slots=slots,
         coverage=coverage,
+        events=events,
+        event_streams=StreamSlots(per_client=_STREAMS_PER_CLIENT),
+        waitlists=waitlists,
+        watches=watches,
         client_slots=ClientSlots(
             default_limit=settings.client_max_concurrent_requests,
             limits={
@@ -152,6 +192,7 @@ async def bootstrap(
                 if c.max_concurrent_requests is not None
             },
         ),
+        console=build_console(settings, cache, keys),
     )
 
 
@@ -167,6 +208,80 @@ def _cache(
     )
     stack.push_async_callback(redis.aclose)
     return redis
+
+
+def _state(settings: Settings, stack: AsyncExitStack, adapters: Adapters) -> SharedState:
+    if adapters.state is not None:
+        return adapters.state
+    if not settings.cache.redis_url:
+        return MemoryState()
+    state = RedisState.from_url(settings.cache.redis_url)
+    stack.push_async_callback(state.aclose)
+    return state
+
+
+def _watch(
+    settings: Settings,
+    stack: AsyncExitStack,
+    tenants: dict[str, TenantSources],
+    cache: Cache,
+    keys: CacheKeys,
+    state: SharedState,
+    waitlists: dict[str, OfferDesk],
+) -> dict[tuple[str, str], SourceWatch]:
+    """A watcher per source (changes made in the EHR itself) and a sweeper per tenant
+    (offers whose window ended), running as long as the app."""
+    hooks = settings.hooks
+    secret = hooks.secret.read() if hooks.secret is not None else None
+    base = str(hooks.public_base_url).rstrip("/") if hooks.public_base_url else None
+    watches: dict[tuple[str, str], SourceWatch] = {}
+    for tenant_id, sources in tenants.items():
+        handler = ChangeHandler(tenant_id, cache, keys, waitlists[tenant_id])
+        for handle in sources.all():
+            mode = watch_mode(
+                handle.config, handle.client.profile.watch, hooks=bool(base and secret)
+            )
+            rest_hooks = (
+                RestHooks(
+                    handle,
+                    endpoint=f"{base}/v1/hooks/{tenant_id}/{handle.id}",
+                    secret=hook_token(secret, tenant_id, handle.id),
+                )
+                if mode == "subscription" and base and secret
+                else None
+            )
+            watches[(tenant_id, handle.id)] = SourceWatch(
+                tenant=tenant_id,
+                handle=handle,
+                feed=ChangeFeed(tenant_id, handle, state, handler.changed, handler.backlog),
+                cache=cache,
+                keys=keys,
+                mode=mode,
+                interval_seconds=handle.config.watch_interval_seconds,
+                hooks=rest_hooks,
+            )
+    loop = asyncio.get_running_loop()
+    tasks = [
+        loop.create_task(w.run(), name=f"watch-{t}-{s}")
+        for (t, s), w in watches.items()
+        if w.mode != "off"
+    ]
+    tasks += [
+        loop.create_task(desk.sweep_forever(settings.waitlist.sweep_seconds), name=f"sweep-{t}")
+        for t, desk in waitlists.items()
+    ]
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=_WORKER_STOP_SECONDS)
+        for watch in watches.values():
+            await watch.stop()
+        for desk in waitlists.values():
+            await asyncio.wait_for(desk.drain(), timeout=_WORKER_STOP_SECONDS)
+
+    stack.push_async_callback(stop)
+    return watches
 
 
 def _audit(settings: Settings, stack: AsyncExitStack, adapters: Adapters) -> AuditSink:
@@ -203,6 +318,7 @@ def _coverage(
     tenants: dict[str, TenantSources],
     cache: Cache,
     keys: CacheKeys,
+    sealer: Sealer,
     adapters: Adapters,
 ) -> CoverageRuntime:
     config = settings.cache
@@ -215,7 +331,7 @@ def _coverage(
             data_error=config.eligibility_data_error_ttl_seconds,
             last_good=config.eligibility_stale_ttl_seconds,
         ),
-        _sealer(settings),
+        sealer,
     )
     budget = settings.coverage_budget_seconds
     # One flight table per process: in-process waiters share a task, others poll the lock.

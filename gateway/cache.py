@@ -58,7 +58,10 @@ class Cache(Protocol):
         True if applied."""
         ...
 
-    async def incr(self, key: str) -> int: ...
+    async def incr(self, key: str, ttl_seconds: float = 0) -> int:
+        """Add one; a counter this call creates expires after ``ttl_seconds`` (0: never)."""
+        ...
+
     async def ping(self) -> bool: ...
 
 
@@ -134,10 +137,14 @@ class MemoryCache:
             await self.release(key, value)
         return True
 
-    async def incr(self, key: str) -> int:
+    async def incr(self, key: str, ttl_seconds: float = 0) -> int:
         async with self._lock:
-            current = int(self._live(key) or b"0") + 1
-            self._data[key] = (str(current).encode(), None)
+            live = self._live(key)
+            current = int(live or b"0") + 1
+            expires = self._data[key][1] if live is not None else None
+            if live is None and ttl_seconds > 0:
+                expires = self._clock() + ttl_seconds
+            self._data[key] = (str(current).encode(), expires)
             return current
 
     async def ping(self) -> bool:
@@ -259,9 +266,16 @@ class RedisCache:
         self._ok()
         return True
 
-    async def incr(self, key: str) -> int:
+    async def incr(self, key: str, ttl_seconds: float = 0) -> int:
         try:
-            value = int(await self._redis.incr(key))
+            if ttl_seconds > 0:
+                # EXPIRE NX: only the call that created the counter starts its clock.
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.incr(key)
+                pipe.pexpire(key, max(1, int(ttl_seconds * 1000)), nx=True)
+                value = int((await pipe.execute())[0])
+            else:
+                value = int(await self._redis.incr(key))
         except RedisError as exc:
             self._failed("incr", exc)
             return -1

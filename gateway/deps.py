@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
+from .events import TenantEvents
 from .problems import ProblemError
 from .runtime import CoverageRuntime, Runtime
 from .scope_headers import header
@@ -25,6 +26,7 @@ from .services.coverage import CoverageDesk
 from .services.directory import Directory
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
+from .services.waitlist import OfferDesk
 from .settings import Settings
 from .sources import TenantSources
 
@@ -34,12 +36,14 @@ __all__ = [
     "CoverageDeskDep",
     "CurrentPrincipal",
     "DirectoryDep",
+    "EventsDep",
     "FreshDep",
     "RecordsDep",
     "RuntimeDep",
     "SettingsDep",
     "SlotSearchDep",
     "TenantDep",
+    "WaitlistDep",
     "authenticate",
     "authorize",
     "json_body",
@@ -208,3 +212,17 @@ async def records(runtime: RuntimeDep, principal: CurrentPrincipal) -> RecordPor
 
 
 RecordsDep = Annotated[RecordPorts, Depends(records)]
+
+
+async def waitlist(runtime: RuntimeDep, principal: CurrentPrincipal) -> OfferDesk:
+    return runtime.waitlists[principal.tenant]
+
+
+WaitlistDep = Annotated[OfferDesk, Depends(waitlist)]
+
+
+async def tenant_events(runtime: RuntimeDep, principal: CurrentPrincipal) -> TenantEvents:
+    return TenantEvents(runtime.events, principal.tenant)
+
+
+EventsDep = Annotated[TenantEvents, Depends(tenant_events)]

@@ -12,6 +12,8 @@ from .audit import AuditSink
 from .batch_queue import BatchQueue, batch_worker
 from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
+from .console.runtime import ConsoleRuntime
+from .events import EventLog, StreamSlots
 from .metrics import GatewayMetrics
 from .security import Authenticator
 from .services.booking import BookingPorts
@@ -21,6 +23,8 @@ from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
+from .services.waitlist import OfferDesk
+from .services.watch import SourceWatch
 from .settings import Settings
 from .sources import TenantSources
 
@@ -69,6 +73,13 @@ class Runtime:
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
+    events: EventLog
+    event_streams: StreamSlots
+    waitlists: dict[str, OfferDesk]
+    # (tenant, source) -> its watcher; the hook endpoint pokes it.
+    watches: dict[tuple[str, str], SourceWatch]
+    # The desk console's sessions, accounts and templates.
+    console: ConsoleRuntime | None = None
 
     @property
     def sandbox(self) -> bool:

@@ -36,6 +36,8 @@ __all__ = [
     "AuthConfig",
     "CacheConfig",
     "ConfigError",
+    "ConsoleConfig",
+    "ConsoleUserConfig",
     "EncryptionKeyConfig",
     "PayerConfig",
     "SecretRef",
@@ -60,6 +62,11 @@ Scope = Literal[
     # Book over the patient's other appointment (with a reason), overbook a busy slot.
     "appointments:override",
     "appointments:overbook",
+    # The waitlist: read it and its offers; put patients on it and take them off.
+    "waitlist:read",
+    "waitlist:write",
+    # The event stream (offers, check-ins, conflicts found).
+    "events:read",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -71,6 +78,9 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "operations:read",
     "appointments:override",
     "appointments:overbook",
+    "waitlist:read",
+    "waitlist:write",
+    "events:read",
 )
 
 
@@ -154,6 +164,17 @@ class SourceConfig(_Config):
     auth: AuthConfig = AuthConfig()
     timeout_seconds: float = Field(default=8.0, gt=0, le=60)
     max_concurrency: int = Field(default=16, ge=1, le=256)
+    # How the gateway sees changes made in the EHR itself (its own desk, a portal):
+    # auto (the vendor profile's way: rest-hook Subscription where the server runs them,
+    # else a poll), subscription, poll (Slot and Appointment by _lastUpdated), or off
+    # (the slot cache's time to live is all there is).
+    watch: Literal["auto", "subscription", "poll", "off"] = "auto"
+    watch_interval_seconds: float = Field(default=30.0, ge=0.2, le=3600)
+    # The identifier system of this EHR's medical record numbers: lets the desk console
+    # find a patient by MRN and register one with the MRN the EHR gave.
+    mrn_system: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s|]+$")] | None = (
+        None
+    )
 
 
 class PayerConfig(_Config):
@@ -227,6 +248,47 @@ class ApiClientConfig(_Config):
     max_concurrent_requests: int | None = Field(default=None, ge=1, le=10_000)
 
 
+ConsoleRole = Literal["desk", "supervisor"]
+
+
+class ConsoleUserConfig(_Config):
+    """A person who signs in to the desk console. Only an Argon2 hash of the password is
+    stored (``gateway.console.accounts.hash_password`` makes one)."""
+
+    username: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    # Shown in the console's header; a staff name, not patient data.
+    display_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    password_hash: Annotated[str, Field(pattern=r"^\$argon2(id|i|d)\$", max_length=400)]
+    tenant: Slug
+    # desk: find, book, check in, register, check coverage; supervisor: also book over a
+    # conflict or overbook, see the payer's raw answer and the sources' state.
+    role: ConsoleRole = "desk"
+
+
+class ConsoleConfig(_Config):
+    """The desk console: who may sign in, and how long a session lives."""
+
+    users: list[ConsoleUserConfig] = Field(default_factory=list)
+    # Desks are shared: a session ends after this long without the person doing anything.
+    idle_minutes: int = Field(default=15, ge=1, le=240)
+    # And after this long whatever happens (a new sign-in is asked for).
+    max_hours: int = Field(default=12, ge=1, le=24)
+    # Failed sign-ins per user name (and per client address, four times as many) within
+    # lockout_minutes before further attempts are refused until the window ends.
+    max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The session cookie's Secure flag: keep it on behind TLS; the sandbox on plain
+    # http://127.0.0.1 turns it off.
+    secure_cookie: bool = True
+
+    @model_validator(mode="after")
+    def _unique_users(self) -> ConsoleConfig:
+        names = [u.username for u in self.users]
+        if len(names) != len(set(names)):
+            raise ValueError("console user names must be unique")
+        return self
+
+
 class EncryptionKeyConfig(_Config):
     """One key of the ring that seals cached PHI (eligibility answers) at rest."""
 
@@ -282,6 +344,21 @@ class CacheConfig(_Config):
         return value
 
 
+class WaitlistConfig(_Config):
+    # How long a freed slot is held for the waitlisted patient it is offered to.
+    offer_seconds: int = Field(default=900, ge=5, le=3600)
+    # How often each gateway process looks for offers whose window ended.
+    sweep_seconds: float = Field(default=5.0, gt=0, le=300)
+
+
+class HooksConfig(_Config):
+    """Where EHRs send rest-hook notifications (the gateway's address as they reach it)
+    and the secret they present; without both, sources are polled instead."""
+
+    public_base_url: HttpUrl | None = None
+    secret: SecretRef | None = None
+
+
 class JwtConfig(_Config):
     """OAuth2 JWT bearer tokens, validated against a JWKS."""
 
@@ -304,7 +381,10 @@ class Settings(BaseSettings):
     tenants: list[TenantConfig] = Field(min_length=1)
     api_clients: list[ApiClientConfig] = Field(default_factory=list)
     jwt: JwtConfig | None = None
+    console: ConsoleConfig = ConsoleConfig()
     cache: CacheConfig = CacheConfig()
+    waitlist: WaitlistConfig = WaitlistConfig()
+    hooks: HooksConfig = HooksConfig()
     # Audit events go to their own JSON-lines stream, never the application log.
     audit_path: Path = Path("audit.jsonl")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -345,6 +425,9 @@ class Settings(BaseSettings):
         for i, client in enumerate(self.api_clients):
             if client.tenant not in tenants:
                 raise ValueError(f"api_clients.{i}.tenant: unknown tenant {client.tenant!r}")
+        for i, user in enumerate(self.console.users):
+            if user.tenant not in tenants:
+                raise ValueError(f"console.users.{i}.tenant: unknown tenant {user.tenant!r}")
         return self
 
     def tenant(self, tenant_id: str) -> TenantConfig:

@@ -17,11 +17,12 @@ import httpx
 from starlette.types import ASGIApp
 
 from connectors import FhirClient
+from gateway.console.accounts import hash_password
 from gateway.logs import get_logger
 from gateway.security import hash_api_key
 from gateway.settings import ALL_SCOPES, PayerConfig, Settings, SourceConfig
 
-__all__ = ["SANDBOX_TENANT", "Sandbox", "build_sandbox"]
+__all__ = ["SANDBOX_CONSOLE_USER", "SANDBOX_TENANT", "Sandbox", "build_sandbox"]
 
 SANDBOX_TENANT = "sandbox-hospital"
 _EHRS = {"ehr-a": "America/New_York", "ehr-b": "America/Chicago"}
@@ -77,9 +78,21 @@ def _payers() -> list[PayerConfig]:
     ]
 
 
-def build_sandbox(*, api_key: str, seed: int = 7, today: date | None = None) -> Sandbox:
+SANDBOX_CONSOLE_USER = "desk"
+
+
+def build_sandbox(
+    *,
+    api_key: str,
+    console_password: str | None = None,
+    seed: int = 7,
+    today: date | None = None,
+) -> Sandbox:
+    """The sandbox; with ``console_password``, a desk console user ``desk`` (a supervisor,
+    so every screen shows) signs in with it."""
     from simulators.fhir_server import create_fhir_app
     from simulators.payer import create_payer_app
+    from simulators.seed import PROFILES
 
     # The sandbox's cache-key secret is per process unless the operator sets one.
     os.environ.setdefault("FRONTDESK_HASH_KEY", secrets.token_hex(16))
@@ -98,6 +111,7 @@ def build_sandbox(*, api_key: str, seed: int = 7, today: date | None = None) -> 
                         "base_url": f"http://{sid}.sandbox/fhir",
                         "vendor": "hapi",
                         "time_zone": tz,
+                        "mrn_system": PROFILES[sid].mrn_system,
                     }
                     for sid, tz in _EHRS.items()
                 ],
@@ -113,6 +127,21 @@ def build_sandbox(*, api_key: str, seed: int = 7, today: date | None = None) -> 
                 "key_sha256": hash_api_key(api_key),
             }
         ],
+        console={
+            "users": [
+                {
+                    "username": SANDBOX_CONSOLE_USER,
+                    "display_name": "Sandbox desk",
+                    "password_hash": hash_password(console_password),
+                    "tenant": SANDBOX_TENANT,
+                    "role": "supervisor",
+                }
+            ]
+            if console_password
+            else [],
+            # The sandbox serves plain http on loopback.
+            "secure_cookie": False,
+        },
         audit_path=os.environ.get("FRONTDESK_AUDIT_PATH", ".run/sandbox-audit.jsonl"),
     )
     return Sandbox(

@@ -12,10 +12,12 @@ from ..deps import (
     CoverageDep,
     CurrentPrincipal,
     DirectoryDep,
+    EventsDep,
     RuntimeDep,
     TenantDep,
     require_scope,
 )
+from ..events import TenantEvents
 from ..middleware import note_audit
 from ..params import (
     DATE_PATTERN,
@@ -108,6 +110,7 @@ async def book_appointment(
     request: Request,
     response: Response,
     ports: BookingDep,
+    events: EventsDep,
     principal: CurrentPrincipal,
     body: BookingRequest,
     idempotency_key: IdempotencyKey,
@@ -140,6 +143,8 @@ async def book_appointment(
         ),
     )
     appointment = booked.appointment
+    if booked.conflict_check == "overridden" and not booked.replayed:
+        await events.publish("conflict.found", {"appointment_id": appointment.id})
     note_audit(
         request,
         "appointment.book",
@@ -280,12 +285,14 @@ async def get_appointment(
 async def cancel_appointment(
     request: Request,
     ports: BookingDep,
+    events: EventsDep,
     appointment_id: GatewayIdPath,
     body: CancelRequest,
 ) -> Appointment:
-    """Cancel with a reason; the slot is freed."""
+    """Cancel with a reason; the slot is freed (and offered to the waitlist)."""
     note_audit(request, "appointment.cancel")
     appointment = await booking.cancel(ports, appointment_id=appointment_id, reason=body.reason)
+    await events.publish("appointment.cancelled", {"appointment_id": appointment.id})
     note_audit(
         request,
         "appointment.cancel",
@@ -332,6 +339,7 @@ async def _arrive(
     request: Request,
     response: Response,
     sources: TenantSources,
+    events: TenantEvents,
     appointment_id: str,
     arrival: arrivals.Arrival,
     if_match: str | None,
@@ -339,6 +347,10 @@ async def _arrive(
     action = "appointment.check_in" if arrival == "check-in" else "appointment.no_show"
     note_audit(request, action)
     appointment = await arrivals.move(sources, appointment_id, arrival, if_match=if_match)
+    await events.publish(
+        "appointment.checked_in" if arrival == "check-in" else "appointment.no_show",
+        {"appointment_id": appointment.id},
+    )
     note_audit(
         request,
         action,
@@ -359,13 +371,14 @@ async def check_in(
     request: Request,
     response: Response,
     sources: TenantDep,
+    events: EventsDep,
     appointment_id: GatewayIdPath,
     if_match: IfMatch = None,
 ) -> Appointment:
     """The patient is here: the appointment becomes ``arrived`` (``checked-in`` where the
     EHR works so). Asking again changes nothing; an impossible move answers
     ``409 invalid_transition``; a stale If-Match ``409 version_conflict``."""
-    return await _arrive(request, response, sources, appointment_id, "check-in", if_match)
+    return await _arrive(request, response, sources, events, appointment_id, "check-in", if_match)
 
 
 @router.post(
@@ -378,9 +391,10 @@ async def no_show(
     request: Request,
     response: Response,
     sources: TenantDep,
+    events: EventsDep,
     appointment_id: GatewayIdPath,
     if_match: IfMatch = None,
 ) -> Appointment:
     """The patient didn't come: the appointment becomes ``noshow`` (where the EHR has
     that move). Asking again changes nothing."""
-    return await _arrive(request, response, sources, appointment_id, "no-show", if_match)
+    return await _arrive(request, response, sources, events, appointment_id, "no-show", if_match)
