@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .logs import get_logger
+from .redis_conn import AnyRedis, parse_redis_url, redis_client
 
 __all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache", "Release", "Write"]
 
@@ -80,8 +80,12 @@ class CacheKeys:
         return h.hexdigest()
 
     def key(self, kind: str, tenant: str, *parts: str) -> str:
-        """``fd:<kind>:<tenant>:<hash of parts>``; kind and tenant are config ids, not PHI."""
-        return f"{self._prefix}:{kind}:{tenant}:{self.digest(*parts)}"
+        """``fd:<kind>:<tenant>:{<hash of parts>}``; kind and tenant are config ids, not PHI.
+
+        The hash is a Redis Cluster hash tag: every key about the same parts (a flight's
+        lock, its outcome and the answers it publishes in one pipeline) lives in one slot,
+        so a pipeline or script over them runs on one node, in order."""
+        return f"{self._prefix}:{kind}:{tenant}:{{{self.digest(*parts)}}}"
 
     def plain(self, kind: str, tenant: str, name: str) -> str:
         """A key from configuration ids only (counters, generations)."""
@@ -153,26 +157,31 @@ class MemoryCache:
 class RedisCache:
     """Redis behind the Cache port, degrading to a miss when Redis is away."""
 
-    def __init__(
-        self, client: aioredis.Redis, on_error: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, client: AnyRedis, on_error: Callable[[str], None] | None = None) -> None:
         self._redis = client
         self._on_error = on_error
         self._healthy = True
 
     @classmethod
     def from_url(cls, url: str, on_error: Callable[[str], None] | None = None) -> RedisCache:
-        client = aioredis.Redis.from_url(
-            url,
+        """A cache on any form of ``cache.redis_url`` (``gateway.redis_conn``)."""
+        client = redis_client(
+            parse_redis_url(url),
             socket_connect_timeout=0.5,
             socket_timeout=0.5,
             health_check_interval=5,
             # After Redis restarts, every pooled connection is dead and its next command
-            # fails once: one immediate retry reconnects it. Timeouts are not retried,
-            # so a hung Redis still costs a request one timeout, not several.
+            # fails once: one immediate retry reconnects it (behind Sentinel, to the primary
+            # the sentinels name now). Timeouts are not retried, so a hung Redis still costs
+            # a request one timeout, not several.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(client, on_error)
+
+    @property
+    def client(self) -> AnyRedis:
+        """The redis-py client, for what needs Redis itself (the batch queue and its store)."""
+        return self._redis
 
     @property
     def healthy(self) -> bool:
@@ -231,7 +240,8 @@ class RedisCache:
 
     async def release(self, key: str, value: bytes) -> None:
         try:
-            await self._redis.eval(_RELEASE, 1, key, value)
+            # redis-py 7 types its commands sync-or-async; the asyncio client awaits.
+            await self._redis.eval(_RELEASE, 1, key, value)  # type: ignore[misc]
         except RedisError as exc:
             self._failed("release", exc)
             return
@@ -274,7 +284,7 @@ class RedisCache:
 
     async def ping(self) -> bool:
         try:
-            ok = bool(await self._redis.ping())
+            ok = bool(await self._redis.ping())  # type: ignore[misc]
         except RedisError as exc:
             self._failed("ping", exc)
             return False

@@ -17,10 +17,18 @@ PASSWORD = "sandbox-console-password"
 
 
 @pytest.fixture(scope="module")
-def served():
+def served(redis_url: str):
     sandbox = build_sandbox(api_key="browser-tests", console_password=PASSWORD)
+    # Tomorrow's batch runs on the saq queue, which lives in Redis: the sandbox gets one,
+    # and a worker in process.
+    settings = sandbox.settings.model_copy(
+        update={
+            "cache": sandbox.settings.cache.model_copy(update={"redis_url": redis_url}),
+            "coverage_batch_workers": 1,
+        }
+    )
     app = create_app(
-        sandbox.settings,
+        settings,
         transport_factory=sandbox.transport_factory,
         eligibility_transport_factory=sandbox.payer_transport_factory,
         prepare=sandbox.prepare,
