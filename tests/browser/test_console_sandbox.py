@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from gateway.app import create_app
 from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
+from tests.browser import signing
 from tests.browser.conftest import CONTEXT, Served, ThreadedServer
 
 PASSWORD = "sandbox-console-password"
@@ -38,14 +39,7 @@ def served(redis_url: str):
 
 
 def sign_in(page: Page, served: Served, path: str = "/console") -> None:
-    page.goto(served.url + path)
-    expect(page).to_have_url(re.compile(r"/console/sign-in"))
-    # Keyboard only: the user name field has the focus.
-    page.keyboard.type(SANDBOX_CONSOLE_USER)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    signing.sign_in(page, served.url, SANDBOX_CONSOLE_USER, PASSWORD, path)
 
 
 def next_weekday(day: date) -> date:
