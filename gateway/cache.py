@@ -43,6 +43,10 @@ class Cache(Protocol):
     """What services need from a shared cache."""
 
     async def get(self, key: str) -> bytes | None: ...
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of ``keys`` in order, in one round trip."""
+        ...
+
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
     async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
         """Set only if absent (a lock or a reservation); True when this call set it."""
@@ -112,6 +116,9 @@ class MemoryCache:
 
     async def get(self, key: str) -> bytes | None:
         return self._live(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [self._live(k) for k in keys]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         self._data[key] = (value, self._clock() + ttl_seconds if ttl_seconds > 0 else None)
@@ -207,6 +214,21 @@ class RedisCache:
             return None
         self._ok()
         return value if isinstance(value, bytes) else None
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        # A pipeline, not MGET: on a Cluster the keys may live in different slots.
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        try:
+            values = await pipe.execute()
+        except RedisError as exc:
+            self._failed("get", exc)
+            return [None] * len(keys)
+        self._ok()
+        return [v if isinstance(v, bytes) else None for v in values]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         try:
