@@ -15,7 +15,7 @@ help:
 	@echo "make run    start the gateway on its sandbox (http://127.0.0.1:8000, prints an API key)"
 	@echo "make test   set up everything (venv, Redis, HAPI FHIR) and run the whole suite"
 	@echo "make lint   ruff + mypy"
-	@echo "make bench  run the benchmarks (prints ratios)"
+	@echo "make bench  run the benchmarks (prints ratios; JSON and PNG in .run/bench)"
 	@echo "make hapi / hapi-stop   start/stop the two HAPI FHIR JPA servers (EHR A, EHR B)"
 	@echo "make redis  start a local redis-server on 127.0.0.1:6390 (installs it if missing)"
 	@echo "make x12-tool   build .tools/x12 (linuxforhealth-x12, pydantic 1) for the X12 cross-checks"
@@ -79,7 +79,9 @@ test-browser: venv redis hapi browser
 screenshots: venv redis hapi browser
 	CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest tests/browser -q
 
-bench: venv
+# The scale benchmarks need Redis and HAPI; their PNG plots need the bench group (matplotlib).
+bench: venv redis hapi
+	$(UV) sync --frozen --quiet --group bench
 	$(PY) -m benchmarks
 
 check: lint test

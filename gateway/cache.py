@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .logs import get_logger
+from .redis_conn import AnyRedis, parse_redis_url, redis_client
 
 __all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache", "Release", "Write"]
 
@@ -43,6 +43,10 @@ class Cache(Protocol):
     """What services need from a shared cache."""
 
     async def get(self, key: str) -> bytes | None: ...
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of ``keys`` in order, in one round trip."""
+        ...
+
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
     async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
         """Set only if absent (a lock or a reservation); True when this call set it."""
@@ -80,8 +84,12 @@ class CacheKeys:
         return h.hexdigest()
 
     def key(self, kind: str, tenant: str, *parts: str) -> str:
-        """``fd:<kind>:<tenant>:<hash of parts>``; kind and tenant are config ids, not PHI."""
-        return f"{self._prefix}:{kind}:{tenant}:{self.digest(*parts)}"
+        """``fd:<kind>:<tenant>:{<hash of parts>}``; kind and tenant are config ids, not PHI.
+
+        The hash is a Redis Cluster hash tag: every key about the same parts (a flight's
+        lock, its outcome and the answers it publishes in one pipeline) lives in one slot,
+        so a pipeline or script over them runs on one node, in order."""
+        return f"{self._prefix}:{kind}:{tenant}:{{{self.digest(*parts)}}}"
 
     def plain(self, kind: str, tenant: str, name: str) -> str:
         """A key from configuration ids only (counters, generations)."""
@@ -108,6 +116,9 @@ class MemoryCache:
 
     async def get(self, key: str) -> bytes | None:
         return self._live(key)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [self._live(k) for k in keys]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         self._data[key] = (value, self._clock() + ttl_seconds if ttl_seconds > 0 else None)
@@ -153,26 +164,31 @@ class MemoryCache:
 class RedisCache:
     """Redis behind the Cache port, degrading to a miss when Redis is away."""
 
-    def __init__(
-        self, client: aioredis.Redis, on_error: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, client: AnyRedis, on_error: Callable[[str], None] | None = None) -> None:
         self._redis = client
         self._on_error = on_error
         self._healthy = True
 
     @classmethod
     def from_url(cls, url: str, on_error: Callable[[str], None] | None = None) -> RedisCache:
-        client = aioredis.Redis.from_url(
-            url,
+        """A cache on any form of ``cache.redis_url`` (``gateway.redis_conn``)."""
+        client = redis_client(
+            parse_redis_url(url),
             socket_connect_timeout=0.5,
             socket_timeout=0.5,
             health_check_interval=5,
             # After Redis restarts, every pooled connection is dead and its next command
-            # fails once: one immediate retry reconnects it. Timeouts are not retried,
-            # so a hung Redis still costs a request one timeout, not several.
+            # fails once: one immediate retry reconnects it (behind Sentinel, to the primary
+            # the sentinels name now). Timeouts are not retried, so a hung Redis still costs
+            # a request one timeout, not several.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(client, on_error)
+
+    @property
+    def client(self) -> AnyRedis:
+        """The redis-py client, for what needs Redis itself (the batch queue and its store)."""
+        return self._redis
 
     @property
     def healthy(self) -> bool:
@@ -198,6 +214,21 @@ class RedisCache:
             return None
         self._ok()
         return value if isinstance(value, bytes) else None
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        # A pipeline, not MGET: on a Cluster the keys may live in different slots.
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        try:
+            values = await pipe.execute()
+        except RedisError as exc:
+            self._failed("get", exc)
+            return [None] * len(keys)
+        self._ok()
+        return [v if isinstance(v, bytes) else None for v in values]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         try:
@@ -231,7 +262,8 @@ class RedisCache:
 
     async def release(self, key: str, value: bytes) -> None:
         try:
-            await self._redis.eval(_RELEASE, 1, key, value)
+            # redis-py 7 types its commands sync-or-async; the asyncio client awaits.
+            await self._redis.eval(_RELEASE, 1, key, value)  # type: ignore[misc]
         except RedisError as exc:
             self._failed("release", exc)
             return
@@ -274,7 +306,7 @@ class RedisCache:
 
     async def ping(self) -> bool:
         try:
-            ok = bool(await self._redis.ping())
+            ok = bool(await self._redis.ping())  # type: ignore[misc]
         except RedisError as exc:
             self._failed("ping", exc)
             return False

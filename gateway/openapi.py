@@ -144,6 +144,7 @@ _GFE = "gfe-Qm9va2VkRGVza0I0"
 _EXAMPLES: dict[str, dict[str, Any]] = {
     "startCoverageBatch": {"body": {"date": "2026-12-08"}},
     "getCoverageBatch": {"parameters": {"job_id": "k3Jp0x9QeVh2"}},
+    "cancelCoverageBatch": {"parameters": {"job_id": "k3Jp0x9QeVh2"}},
     "searchPatients": {
         "parameters": {"family": "Garcia", "given": "Patricia", "birthdate": "1961-07-22"}
     },

@@ -22,6 +22,11 @@ from .params import GATEWAY_ID_PATTERN, HOLD_TOKEN_PATTERN, TEXT_PATTERN, BodyDa
 
 __all__ = [
     "AppointmentOut",
+    "BatchFailure",
+    "BatchItem",
+    "BatchStarted",
+    "BatchStatus",
+    "BatchSummary",
     "BookingRequest",
     "CancelRequest",
     "CandidateOut",
@@ -327,6 +332,52 @@ class CoverageCheckRequest(_In):
 
 class CoverageBatchRequest(_In):
     date: BodyDate = Field(description="Check every patient with an appointment on this day.")
+
+
+class BatchItem(BaseModel):
+    """One patient's answer in a batch."""
+
+    patient_id: str
+    status: Literal["active", "inactive", "unknown", "error"]
+    stale: bool = Field(description="The payer did not answer; this is its last answer.")
+    payer_name: str | None = None
+    plan_name: str | None = None
+    reasons: list[str] = Field(description="What the desk should do about it, in words.")
+
+
+class BatchFailure(BaseModel):
+    """A patient the batch could not check after every try."""
+
+    patient_id: str
+    reason: str
+    attempts: int
+
+
+class BatchSummary(BaseModel):
+    active: int
+    inactive: int
+    needs_attention: int
+    failed: int
+
+
+class BatchStatus(BaseModel):
+    """Progress and outcome of a batch verification job."""
+
+    id: str
+    date: dt.date
+    state: Literal["running", "done", "cancelled"]
+    total: int = Field(description="Patients to check (each once, however many visits).")
+    done: int = Field(description="Patients finished: answered or failed.")
+    summary: BatchSummary
+    needs_attention: list[BatchItem]
+    inactive: list[BatchItem]
+    failed: list[BatchFailure]
+
+
+class BatchStarted(BatchStatus):
+    """The queued batch, with which EHRs listed the day's appointments."""
+
+    sources: list[SourceStatusOut]
 
 
 # --- patient records (registration, corrections, insurance) -----------------------------

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -190,13 +198,25 @@ class PayerConfig(_Config):
     # ISA15: T (test) unless this deployment really queries the payer in production.
     x12_usage: Literal["T", "P"] = "T"
     x12_envelope: Literal["plain", "core"] = "plain"
-    # Real-time checks in flight to this payer at once (batch jobs share it).
+    # Checks in flight to this payer at once, per process.
     max_concurrency: int = Field(default=20, ge=1, le=256)
+    # The pace the payer's agreement allows from us, all gateway replicas and batch workers
+    # together (``gateway.pacing``), e.g. "20/second" or "600/minute"; None: unpaced.
+    rate_limit: str | None = None
+    # The share of that pace batch verification may use; the rest waits for real-time checks.
+    batch_share: float = Field(default=0.8, gt=0, le=1)
 
     @model_validator(mode="after")
     def _endpoint(self) -> PayerConfig:
         if self.transport != "none" and self.endpoint is None:
             raise ValueError(f"transport {self.transport} needs endpoint")
+        if self.rate_limit is not None:
+            from limits import parse
+
+            try:
+                parse(self.rate_limit)
+            except ValueError:
+                raise ValueError("rate_limit must read like 20/second or 600/minute") from None
         return self
 
 
@@ -299,7 +319,8 @@ class DirectoryTtl(_Config):
 
 
 class CacheConfig(_Config):
-    # None: in-memory cache (sandbox, tests); a Redis URL in production.
+    # None: in-memory cache (sandbox, tests); in production one of the forms that
+    # ``gateway.redis_conn`` reads: redis://, redis+sentinel://, redis+cluster://.
     redis_url: str | None = None
     slots_ttl_seconds: int = Field(default=30, ge=0, le=3600)
     # Practitioners, locations, visit types and their names change rarely; each kind has
@@ -323,6 +344,15 @@ class CacheConfig(_Config):
         if len(ids) != len(set(ids)):
             raise ValueError("encryption key ids must be unique")
         return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .redis_conn import parse_redis_url
+
+            parse_redis_url(value)  # its ValueError names the form, never the URL
+        return value
 
 
 class WaitlistConfig(_Config):
@@ -372,10 +402,16 @@ class Settings(BaseSettings):
     max_date_range_days: int = Field(default=31, ge=1, le=366)
     source_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     coverage_budget_seconds: float = Field(default=20.0, gt=0, le=120)
-    # Batch verification workers in this process (0: this process only queues jobs) and
-    # how many batch checks each worker sends to one payer at once.
-    coverage_batch_workers: int = Field(default=1, ge=0, le=16)
-    coverage_batch_per_payer: int = Field(default=4, ge=1, le=64)
+    # Batch verification (a saq queue in Redis): workers inside this API process (0: the
+    # work is done by `frontdesk worker` processes), items each worker checks at once, tries
+    # per item before it lands in the batch's failed list, and the heartbeat after which a
+    # silent worker is presumed dead and its item handed to another.
+    coverage_batch_workers: int = Field(default=0, ge=0, le=16)
+    coverage_batch_concurrency: int = Field(default=8, ge=1, le=256)
+    coverage_batch_tries: int = Field(default=3, ge=1, le=10)
+    # A worker beats twice per period; a busy host's event loop can lag by a second, so a
+    # short period hands live workers' items to others (and spends their tries).
+    coverage_batch_heartbeat_seconds: int = Field(default=10, ge=1, le=60)
     # Fairness: one client's burst must not starve the others. Past this many requests in
     # progress, a client's next request waits at most client_queue_seconds (shorter than
     # any request's own deadline), then is refused with 429 and Retry-After.

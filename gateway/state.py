@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .redis_conn import parse_redis_url, redis_client
+
 __all__ = ["MemoryState", "RedisState", "SharedState", "StateUnavailable", "StreamEntry"]
 
 # The longest a stream read may block, in seconds.
@@ -61,9 +63,11 @@ class RedisState:
     def from_url(cls, url: str) -> RedisState:
         # Its own connections: a stream read blocks for seconds, longer than the cache's
         # socket timeout allows.
+        # Any form of cache.redis_url (one server, Sentinel, Cluster: gateway.redis_conn);
+        # each command here names one key, so a cluster routes it.
         return cls(
-            aioredis.Redis.from_url(
-                url, socket_connect_timeout=0.5, socket_timeout=_BLOCK_LIMIT + 5
+            redis_client(
+                parse_redis_url(url), socket_connect_timeout=0.5, socket_timeout=_BLOCK_LIMIT + 5
             )
         )
 
@@ -72,32 +76,33 @@ class RedisState:
 
     async def hset(self, key: str, field: str, value: bytes) -> None:
         try:
-            await self._redis.hset(key, field, value)
+            # redis-py 7 (saq needs < 8) types commands sync-or-async and values as str.
+            await self._redis.hset(key, field, value)  # type: ignore[misc, arg-type]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
 
     async def hsetnx(self, key: str, field: str, value: bytes) -> bool:
         try:
-            return bool(await self._redis.hsetnx(key, field, value))
+            return bool(await self._redis.hsetnx(key, field, value))  # type: ignore[misc, arg-type]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
 
     async def hget(self, key: str, field: str) -> bytes | None:
         try:
-            value = await self._redis.hget(key, field)
+            value = await self._redis.hget(key, field)  # type: ignore[misc]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
         return value if isinstance(value, bytes) else None
 
     async def hdel(self, key: str, field: str) -> bool:
         try:
-            return bool(await self._redis.hdel(key, field))
+            return bool(await self._redis.hdel(key, field))  # type: ignore[misc]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
 
     async def hgetall(self, key: str) -> dict[str, bytes]:
         try:
-            raw: Any = await self._redis.hgetall(key)
+            raw: Any = await self._redis.hgetall(key)  # type: ignore[misc]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
         return {_text(k): v for k, v in raw.items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -96,16 +97,19 @@ class BookingPorts:
     listener: SlotListener = field(default_factory=_NoListener)
 
 
-async def _lock(cache: Cache, key: str) -> bool:
-    """Take the per-slot lock, waiting up to _LOCK_WAIT; False when it stayed taken."""
+async def _lock(cache: Cache, key: str) -> bytes | None:
+    """Take a short lock, waiting up to _LOCK_WAIT: its owner token, or None when it stayed
+    taken. Released with ``cache.release(key, token)``: past its TTL the lock may be
+    someone else's, and only its owner may delete it."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + _LOCK_WAIT
     delay = 0.01
+    token = secrets.token_hex(8).encode()
     while True:
-        if await cache.add(key, b"1", _LOCK_TTL):
-            return True
+        if await cache.add(key, token, _LOCK_TTL):
+            return token
         if loop.time() >= give_up:
-            return False
+            return None
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.2)
 
@@ -353,18 +357,19 @@ def _described(appointment: Appointment, names: dict[str, str]) -> dict[str, Any
 async def _locks(ports: BookingPorts, names: list[tuple[str, str]]) -> AsyncIterator[bool]:
     """Take short locks in the shared cache, in order (sorted callers can't deadlock);
     yields False if one stayed taken. Released in reverse, whatever happens."""
-    taken: list[str] = []
+    taken: list[tuple[str, bytes]] = []
     try:
         for kind, name in names:
             key = ports.keys.key(kind, ports.sources.tenant.id, name)
-            if not await _lock(ports.cache, key):
+            token = await _lock(ports.cache, key)
+            if token is None:
                 yield False
                 return
-            taken.append(key)
+            taken.append((key, token))
         yield True
     finally:
-        for key in reversed(taken):
-            await ports.cache.delete(key)
+        for key, token in reversed(taken):
+            await ports.cache.release(key, token)
 
 
 async def _with_alternatives(

@@ -228,17 +228,21 @@ class Directory:
     ) -> dict[str, str]:
         """Display names for references of ``handle``'s source that came without one:
         one ``_id`` search per type, each name cached for the directory's TTL."""
+        wanted: dict[str, str] = {}  # id -> type; a day's slots name one clinic many times
+        for ref in refs:
+            if ref.id is not None and not ref.display and ref.resource_type in _NAMED:
+                wanted.setdefault(ref.id, ref.resource_type)
+        ids = list(wanted)
+        cached: list[bytes | None] = [None] * len(ids)
+        if self._ttl.names > 0 and ids:
+            cached = await self._cache.get_many([self._name_key(i) for i in ids])
         missing: dict[str, list[str]] = {}
         names: dict[str, str] = {}
-        for ref in refs:
-            if ref.id is None or ref.display or ref.resource_type not in _NAMED:
-                continue
-            cached = self._ttl.names > 0
-            raw = await self._cache.get(self._name_key(ref.id)) if cached else None
+        for gateway_id, raw in zip(ids, cached, strict=True):
             if raw is not None:
-                names[ref.id] = raw.decode()
+                names[gateway_id] = raw.decode()
             else:
-                missing.setdefault(ref.resource_type, []).append(ref.id)
+                missing.setdefault(wanted[gateway_id], []).append(gateway_id)
         for rtype, ids in missing.items():
             try:
                 found = await handle.search_pages(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -154,7 +154,7 @@ class RedisGfeStore:
                     # A link without its estimate (written, then the process died): ours.
                     await self._redis.set(link, record.id.encode())
             await self._write(tenant, record)
-            await self._redis.sadd(
+            await self._redis.sadd(  # type: ignore[misc]
                 self._keys.key("gfe-patient", tenant, record.patient_id), record.id
             )
             return record
@@ -198,7 +198,10 @@ class RedisGfeStore:
 
     async def of_patient(self, tenant: str, patient_id: str) -> list[GfeOut]:
         members = await self._call(
-            lambda: self._redis.smembers(self._keys.key("gfe-patient", tenant, patient_id))
+            lambda: cast(
+                "Awaitable[set[bytes]]",
+                self._redis.smembers(self._keys.key("gfe-patient", tenant, patient_id)),
+            )
         )
         ids = sorted(_text(m) for m in members)
         return sorted(await self._many(tenant, ids), key=lambda r: r.opened_at)

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from gateway.app import create_app
 from mappers import encode_id
 from tests.browser.conftest import Served, ThreadedServer
+from tests.browser.signing import keys_ready
 from tests.support.console_env import PASSWORD, console_settings
 from tests.support.gateway_env import clinic, settings_for
 
@@ -52,7 +53,7 @@ def test_find_book_check_in_and_sign_out_on_hapi(
     page.get_by_label("Password").fill(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
+    keys_ready(page)
     page.keyboard.press("f")
     expect(page.get_by_label("Name, name and birth date, phone or MRN")).to_be_focused()
     # The fixture's family names carry digits: "name" says it is a name, not an MRN.

@@ -15,6 +15,7 @@ from gateway.app import create_app
 from mappers import encode_id
 from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
 from simulators.seed.accounts import build_accounts
+from tests.browser import signing
 from tests.browser.conftest import Served, ThreadedServer
 
 PASSWORD = "money-console-password"
@@ -34,14 +35,8 @@ def served():
         yield Served(url, app)
 
 
-def sign_in(page: Page, served: Served) -> None:
-    page.goto(served.url + "/console")
-    expect(page).to_have_url(re.compile(r"/console/sign-in"))
-    page.keyboard.type(SANDBOX_CONSOLE_USER)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+def sign_in(page: Page, served: Served, path: str = "/console") -> None:
+    signing.sign_in(page, served.url, SANDBOX_CONSOLE_USER, PASSWORD, path)
 
 
 def owing_patient() -> tuple[str, str]:

@@ -25,6 +25,15 @@ async def test_redis_cache_get_set_add_incr(redis_url: str):
         assert await cache.incr(key + ":n") == 1
         assert await cache.incr(key + ":n") == 2
         assert await cache.ping() is True
+        # Many at once, in order, a miss as None (MemoryCache answers the same).
+        await cache.set(key + ":b", b"w", 5)
+        wanted = [key, key + ":none", key + ":b"]
+        assert await cache.get_many(wanted) == [b"v", None, b"w"]
+        memory = MemoryCache()
+        await memory.set(key, b"v", 5)
+        await memory.set(key + ":b", b"w", 5)
+        assert await memory.get_many(wanted) == [b"v", None, b"w"]
+        assert await cache.get_many([]) == []
     finally:
         await cache.aclose()
 
@@ -37,8 +46,9 @@ async def test_unreachable_redis_degrades_to_misses_and_counts_errors():
         assert await cache.get("k") is None
         await cache.set("k", b"v", 5)
         assert await cache.ping() is False
+        assert await cache.get_many(["k", "l"]) == [None, None]
         assert cache.healthy is False
-        assert errors[:3] == ["get", "set", "ping"]
+        assert errors[:4] == ["get", "set", "ping", "get"]
     finally:
         await cache.aclose()
 

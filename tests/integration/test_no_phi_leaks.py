@@ -158,7 +158,7 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(
             stored = [
                 v
                 for key in ("fd:waitlist:general", "fd:wl-offers:general")
-                for v in (await client.hgetall(key)).values()
+                for v in (await client.hgetall(key)).values()  # type: ignore[misc]
             ]
             stream = await EventLog(RedisState(client)).read(
                 "general", "0", block_seconds=0.01, count=10_000

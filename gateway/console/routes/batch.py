@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
+from ...problems import ProblemError
+from ...runtime import BatchRuntime
 from ...services import coverage_batch as batch
 from ...services.desk_time import day_bounds, parse_desk_day
 from ...services.errors import NotFound
@@ -25,11 +27,29 @@ async def batch_page(desk: DeskDep) -> Response:
     return desk.page("batch.html", nav="batch", day=tomorrow, status=None)
 
 
+def _queue(desk: Desk) -> BatchRuntime:
+    queue = desk.runtime.coverage.batch
+    if queue is None:
+        raise ProblemError(
+            503,
+            "upstream_unavailable",
+            "Batch verification is not available",
+            "batch verification needs Redis (cache.redis_url)",
+        )
+    return queue
+
+
 @router.post("/batch")
 async def start(desk: FormDeskDep) -> Response:
     day = parse_desk_day("date", desk.form.get("date", ""))
-    coverage = desk.runtime.coverage
-    job, _ = await batch.start_batch(coverage.desks[desk.user.tenant], coverage.queue, day)
+    queue = _queue(desk)
+    job, _ = await batch.start_batch(
+        queue.desks[desk.user.tenant],
+        queue.queue,
+        day,
+        tries=queue.tries,
+        heartbeat=queue.heartbeat,
+    )
     desk.audit("coverage.batch", patient_ids=job.items, sources=[h.id for h in desk.sources.all()])
     path = f"/console/batch/{job.id}"
     if desk.htmx:
@@ -53,11 +73,11 @@ async def _names(desk: Desk, day: date) -> dict[str, tuple[str | None, int | Non
 
 
 async def _status(desk: Desk, job_id: str) -> dict[str, Any]:
-    queue = desk.runtime.coverage.queue
-    job = await queue.get(job_id)
-    if job is None or job.tenant != desk.user.tenant or job.kind != batch.BATCH_KIND:
+    store = _queue(desk).queue.store
+    job = await store.meta(job_id)
+    if job is None or job.tenant != desk.user.tenant:
         raise NotFound("no such batch")
-    status = await batch.batch_status(queue, job)
+    status = await batch.batch_status(store, job)
     names = (
         await _names(desk, date.fromisoformat(status["date"])) if status["state"] == "done" else {}
     )
