@@ -22,6 +22,7 @@ from playwright.sync_api import Page, expect
 from gateway.app import create_app
 from mappers import encode_id
 from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
+from tests.browser import signing
 from tests.browser.conftest import Served, ThreadedServer
 from tests.support.gateway_env import clinic, patients
 
@@ -69,13 +70,7 @@ def api(served: Served) -> httpx.Client:
 
 
 def sign_in(page: Page, served: Served) -> None:
-    page.goto(served.url + "/console")
-    expect(page).to_have_url(re.compile(r"/console/sign-in"))
-    page.keyboard.type(SANDBOX_CONSOLE_USER)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    signing.sign_in(page, served.url, SANDBOX_CONSOLE_USER, PASSWORD)
 
 
 def test_a_cancelled_slot_is_offered_to_the_waitlist_and_booked(
@@ -109,6 +104,7 @@ def test_a_cancelled_slot_is_offered_to_the_waitlist_and_booked(
         expect(page.locator("#card")).to_contain_text("Added to the waitlist for General Practice.")
         expect(card).to_contain_text("Urgent")
 
+        signing.keys_ready(page)
         page.keyboard.press("w")  # the shortcut to the Waitlist screen
         expect(page.get_by_role("heading", name="Waitlist", level=1)).to_be_visible()
         expect(page.locator("#board")).to_contain_text("mornings only")
