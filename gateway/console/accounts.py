@@ -2,7 +2,8 @@
 
 Console users come from settings with an Argon2 hash of their password (argon2-cffi).
 A role maps onto the API's scopes, so the console's actions pass the same checks as an
-API client's: ``desk`` finds, registers, books, checks in and checks coverage;
+API client's: ``desk`` finds, registers, books, checks in, checks coverage and keeps
+the waitlist;
 ``supervisor`` may also book over a conflict or overbook, and sees the payer's whole
 answer and the sources' state. Failed sign-ins are counted in the shared cache, per user
 name and per client address, so every replica refuses a guesser alike.
@@ -30,6 +31,8 @@ _DESK: tuple[Scope, ...] = (
     "appointments:write",
     "coverage:check",
     "billing:read",
+    "waitlist:read",
+    "waitlist:write",
 )
 ROLE_SCOPES: dict[ConsoleRole, frozenset[str]] = {
     "desk": frozenset(_DESK),

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.requests import ClientDisconnect
 
+from ..events import TenantEvents
 from ..middleware import note_audit
 from ..problems import ProblemError
 from ..runtime import Runtime
@@ -36,6 +37,7 @@ __all__ = [
     "DeskDep",
     "FormDeskDep",
     "SignInRequired",
+    "WatchDeskDep",
     "console_of",
     "read_form",
     "security_headers",
@@ -130,8 +132,27 @@ class Desk:
     def htmx(self) -> bool:
         return "hx-request" in self.request.headers
 
+    @property
+    def events(self) -> TenantEvents:
+        return TenantEvents(self.runtime.events, self.user.tenant)
+
     def audit(self, action: str, **kwargs: Any) -> None:
         note_audit(self.request, action, **kwargs)
+
+    def audit_also(self, action: str, *, patient_ids: list[str]) -> None:
+        """Add the patients a page shows after an action to that action's audit line (the
+        request's one line keeps the action's name)."""
+        state = self.request.scope.setdefault("state", {})
+        if "audit_action" not in state:
+            self.audit(action, patient_ids=patient_ids)
+            return
+        seen = tuple(state.get("audit_patients", ()))
+        state["audit_patients"] = seen + tuple(p for p in patient_ids if p not in seen)
+
+    def require(self, scope: str, words: str) -> None:
+        """The API's scope check for a console action: the user's role must grant it."""
+        if scope not in self.principal.scopes:
+            raise ProblemError(403, "forbidden", "Not allowed", words)
 
     def status_strip(self) -> list[dict[str, str]]:
         """Each EHR of the tenant as its circuit breaker sees it."""
@@ -191,11 +212,11 @@ class Desk:
         return security_headers(RedirectResponse(path, status_code=303))
 
 
-async def _desk(request: Request, form: dict[str, str] | None) -> Desk:
+async def _desk(request: Request, form: dict[str, str] | None, *, watch: bool = False) -> Desk:
     runtime, console = console_of(request)
     raw = request.cookies.get(COOKIE)
     session_id = console.signer.unsign(raw)
-    touch = AUTO_REFRESH_HEADER not in request.headers
+    touch = not watch and AUTO_REFRESH_HEADER not in request.headers
     session = await console.sessions.load(session_id, touch=touch) if session_id else None
     user = console.accounts.user(session.username) if session is not None else None
     if session is None or user is None or user.tenant != session.tenant:
@@ -206,6 +227,12 @@ async def _desk(request: Request, form: dict[str, str] | None) -> Desk:
 
 async def _page_desk(request: Request) -> Desk:
     return await _desk(request, None)
+
+
+async def _watch_desk(request: Request) -> Desk:
+    """A screen listening for updates: not a person working, so the session is not
+    renewed."""
+    return await _desk(request, None, watch=True)
 
 
 async def _form_desk(request: Request) -> Desk:
@@ -222,3 +249,4 @@ async def _form_desk(request: Request) -> Desk:
 
 DeskDep = Annotated[Desk, Depends(_page_desk)]
 FormDeskDep = Annotated[Desk, Depends(_form_desk)]
+WatchDeskDep = Annotated[Desk, Depends(_watch_desk)]

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from .errors import install_console_errors
-from .routes import access, batch, booking, coverage, money, patients, today
+from .routes import access, batch, booking, coverage, events, money, patients, today, waitlist
 
 __all__ = ["install_console"]
 
@@ -16,7 +16,7 @@ _STATIC = Path(__file__).parent / "static"
 
 
 def install_console(app: FastAPI) -> None:
-    for module in (access, today, patients, booking, coverage, money, batch):
+    for module in (access, today, patients, booking, waitlist, coverage, money, batch, events):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=_STATIC), name="console-static")
     install_console_errors(app)

@@ -3,15 +3,22 @@ sure the gateway is that the records are one person."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from mappers import display_name
+from mappers import InvalidId, decode_id, display_name
+from mappers.model import Patient
 
 from ..schemas import PatientOut
+from ..services.fanout import fan_out
 from ..services.worklist import age_on
+from ..sources import SourceHandle, TenantSources
 
-__all__ = ["GRADE_WORDS", "Shown", "shown"]
+__all__ = ["GRADE_WORDS", "Shown", "names_of", "shown"]
+
+# Records named in one search (the EHR's ``_id`` takes a list).
+_PER_SEARCH = 50
 
 GRADE_WORDS = {
     "self": "this record",
@@ -46,3 +53,39 @@ def shown(patient: PatientOut, today: date, typed_birth_date: str | None = None)
             patient.birth_date == typed_birth_date if typed_birth_date is not None else None
         ),
     )
+
+
+async def names_of(
+    sources: TenantSources, patient_ids: Iterable[str], *, deadline_seconds: float
+) -> tuple[dict[str, str], list[str]]:
+    """Display names of patient records (gateway ids), one ``_id`` search per EHR, every
+    EHR at once; and the EHRs that did not answer (their records stay unnamed)."""
+    wanted: dict[str, dict[str, str]] = {}
+    for gateway_id in dict.fromkeys(patient_ids):
+        try:
+            ref = decode_id(gateway_id, resource_type="Patient")
+        except InvalidId:
+            continue
+        if sources.get(ref.source) is not None:
+            wanted.setdefault(ref.source, {})[ref.id] = gateway_id
+    handles = [h for h in sources.all() if h.id in wanted]
+
+    async def one(handle: SourceHandle) -> dict[str, str]:
+        upstream = list(wanted[handle.id])
+        asked = set(wanted[handle.id].values())
+        names: dict[str, str] = {}
+        for i in range(0, len(upstream), _PER_SEARCH):
+            chunk = upstream[i : i + _PER_SEARCH]
+            found = await handle.search_pages(
+                "Patient", {"_id": ",".join(chunk), "_count": str(len(chunk))}, max_pages=1
+            )
+            for record in found.matches:
+                if isinstance(record, Patient) and record.id in asked and record.name:
+                    names[record.id] = display_name(record.name) or "(no name)"
+        return names
+
+    outcomes = await fan_out(handles, lambda h: h.id, one, deadline_seconds)
+    named: dict[str, str] = {}
+    for outcome in outcomes:
+        named.update(outcome.value or {})
+    return named, [o.status.source for o in outcomes if o.status.status != "ok"]

@@ -311,9 +311,15 @@ async def _conflicts(
         deadline_seconds=ports.deadline_seconds,
     )
     if check.conflicts and ask.allow_conflict is None:
-        names = await ports.slots.directory.fill_displays(
-            handle, [r for a in check.conflicts for r in _places(a)]
-        )
+        # Each other appointment's place is named by its own EHR (rarely the slot's).
+        names: dict[str, str] = {}
+        for source in sorted({a.source.source for a in check.conflicts}):
+            other = ports.sources.get(source)
+            if other is not None:
+                names |= await ports.slots.directory.fill_displays(
+                    other,
+                    [r for a in check.conflicts if a.source.source == source for r in _places(a)],
+                )
         raise PatientConflict(
             "the patient has another appointment at that time",
             extra={

@@ -22,10 +22,12 @@ from ...services import patients as patient_service
 from ...services import slots as slot_service
 from ...services.alternatives import alternatives_for
 from ...services.booking import BookingAsk
+from ...services.conflicts import PatientConflict
 from ...services.desk_time import day_bounds, parse_desk_day
 from ...services.directory import DirectoryQuery
-from ...services.errors import InvalidRequest, SlotHeld, SlotTaken
+from ...services.errors import InvalidRequest, PatientNotInSource, SlotHeld, SlotTaken
 from ..desk import Desk, DeskDep, FormDeskDep
+from ..refusals import conflict_view, not_in_source_words, override_reason
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 HOLD_MINUTES = 5
@@ -230,6 +232,18 @@ def _refused(
     )
 
 
+def _not_in_source(desk: Desk, form: dict[str, str], source: str) -> Response:
+    return desk.view(
+        "book_refused.html",
+        "_refused.html",
+        status_code=409,
+        nav="book",
+        form=form,
+        words=not_in_source_words(source),
+        alternatives=[],
+    )
+
+
 @router.post("/book/confirm")
 async def confirm(desk: FormDeskDep) -> Response:
     form = _search_form(desk.form)
@@ -241,11 +255,14 @@ async def confirm(desk: FormDeskDep) -> Response:
     handle, _ = desk.sources.resolve(slot_id, None, "slot")
     patient_id = sources.get(handle.id)
     if patient_id is None:
-        raise InvalidRequest(
-            "the patient has no record in this slot's EHR: register them there first"
-        )
+        desk.audit("appointment.book", patient_ids=[form["patient"]])
+        return _not_in_source(desk, form, handle.id)
     expired = expires is not None and datetime.fromisoformat(expires) <= datetime.now(UTC)
     desk.audit("appointment.book", patient_ids=[patient_id])
+    # Audited first: a desk that forges the override is refused (403) on this line.
+    allow_conflict = override_reason(desk)
+    why = f"conflict allowed: {allow_conflict}" if allow_conflict else None
+    desk.audit("appointment.book", patient_ids=[patient_id], reason=why)
     if expired:
         desk.session.holds.pop(slot_id, None)
         await desk.console.sessions.save(desk.session)
@@ -278,7 +295,9 @@ async def confirm(desk: FormDeskDep) -> Response:
                 appointment_id=form["reschedule"],
                 slot_id=slot_id,
                 reason="rescheduled at the desk",
+                allow_conflict=allow_conflict,
             )
+            overridden, fresh = allow_conflict is not None, True
         else:
             booked = await booking.book(
                 ports,
@@ -289,14 +308,34 @@ async def confirm(desk: FormDeskDep) -> Response:
                     patient_id=patient_id,
                     reason=desk.form.get("reason") or None,
                     hold_token=token,
+                    allow_conflict=allow_conflict,
                 ),
             )
             appointment = booked.appointment
+            overridden, fresh = booked.conflict_check == "overridden", not booked.replayed
     except (SlotHeld, SlotTaken) as exc:
         return _refused(desk, form, exc)
+    except PatientConflict as exc:
+        name, _ = await _patient_links(desk, form["patient"])
+        return desk.view(
+            "book_refused.html",
+            "_refused.html",
+            status_code=409,
+            nav="book",
+            form=form,
+            words=f"{name} already has an appointment at that time.",
+            slot_id=slot_id,
+            slot=_slot_words(desk.form),
+            held=token is not None,
+            **conflict_view(desk, exc),
+        )
+    except PatientNotInSource:
+        return _not_in_source(desk, form, handle.id)
     desk.session.holds.pop(slot_id, None)
     await desk.console.sessions.save(desk.session)
-    desk.audit("appointment.book", patient_ids=[patient_id], sources=[handle.id])
+    desk.audit("appointment.book", patient_ids=[patient_id], sources=[handle.id], reason=why)
+    if overridden and fresh:
+        await desk.events.publish("conflict.found", {"appointment_id": appointment.id})
     name, _ = await _patient_links(desk, form["patient"])
     return desk.view(
         "book_done.html",
@@ -307,6 +346,7 @@ async def confirm(desk: FormDeskDep) -> Response:
         slot=_slot_words(desk.form),
         patient_name=name,
         rescheduled=bool(form["reschedule"]),
+        overridden=overridden,
     )
 
 

@@ -17,14 +17,16 @@ from mappers.model import Coverage
 from ...params import GatewayIdPath
 from ...schemas import CoverageIn, PatientChangesIn, PatientOut, RegistrationRequest
 from ...services import appointments as queries
-from ...services import booking
+from ...services import booking, waitlist
 from ...services import patient_records as records
 from ...services import patients as service
+from ...services.directory import DirectoryQuery
 from ...services.errors import InvalidRequest
 from ..desk import Desk, DeskDep, FormDeskDep
 from ..money_panel import money_panel
 from ..people import shown
 from ..search_box import read_search
+from ..waitlist_board import PRIORITY_WORDS, visit_words
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 REGISTRATION_SYSTEM = "urn:frontdesk:desk-registration"
@@ -96,9 +98,32 @@ async def search(desk: FormDeskDep) -> Response:
 # --- the patient card -------------------------------------------------------------------
 
 
-async def _card(desk: Desk, patient_id: str) -> dict[str, Any]:
+async def _waiting(desk: Desk, records: set[str]) -> dict[str, Any]:
+    """The person's waitlist entries (any of their records) and what the join form
+    offers; nothing when the user may not read the waitlist."""
+    if "waitlist:read" not in desk.principal.scopes:
+        return {"waitlist": None}
+    tenant = desk.user.tenant
+    entries = await waitlist.listing(desk.runtime.waitlists[tenant], waitlist.WaitlistFilter())
+    directory = desk.runtime.directory[tenant]
+    locations, _, _ = await directory.locations(DirectoryQuery())
+    return {
+        "waitlist": [e for e in entries if e.patient_id in records],
+        "visit_words": await visit_words(directory),
+        "locations": locations,
+        "can_join": "waitlist:write" in desk.principal.scopes,
+        "priority_words": PRIORITY_WORDS,
+    }
+
+
+async def card_context(
+    desk: Desk, patient_id: str, *, after_action: bool = False
+) -> dict[str, Any]:
+    """What the card shows (``after_action``: the card shown again after an action,
+    whose audit line it adds its patients to)."""
     settings = desk.runtime.settings
-    desk.audit("patient.read", patient_ids=[patient_id])
+    if not after_action:
+        desk.audit("patient.read", patient_ids=[patient_id])
     patient, statuses = await service.get_patient(
         desk.sources, patient_id, deadline_seconds=settings.source_deadline_seconds
     )
@@ -113,11 +138,14 @@ async def _card(desk: Desk, patient_id: str) -> dict[str, Any]:
         max_days=settings.max_date_range_days,
         deadline_seconds=settings.source_deadline_seconds,
     )
-    desk.audit(
-        "patient.read",
-        patient_ids=[link.id for link in patient.links],
-        sources=[s.source for s in statuses],
-    )
+    if after_action:
+        desk.audit_also("patient.read", patient_ids=[link.id for link in patient.links])
+    else:
+        desk.audit(
+            "patient.read",
+            patient_ids=[link.id for link in patient.links],
+            sources=[s.source for s in statuses],
+        )
     upcoming = [a for a in upcoming if a.status not in ("cancelled", "entered-in-error")]
     return {
         "patient": patient,
@@ -129,6 +157,7 @@ async def _card(desk: Desk, patient_id: str) -> dict[str, Any]:
         "cancel_reasons": CANCEL_REASONS,
         "back": f"/console/patients/{patient_id}",
         **await money_panel(desk, patient_id, upcoming),
+        **await _waiting(desk, {patient_id, *(link.id for link in patient.links)}),
     }
 
 
@@ -154,7 +183,7 @@ async def card(desk: DeskDep, patient_id: GatewayIdPath) -> Response:
         nav="find",
         flash=await desk.take_flash(),
         draft=draft,
-        **await _card(desk, patient_id),
+        **await card_context(desk, patient_id),
     )
 
 
@@ -216,7 +245,7 @@ async def update_demographics(desk: FormDeskDep, patient_id: GatewayIdPath) -> R
     )
     if not desk.htmx:
         return await desk.redirect(f"/console/patients/{patient_id}", message)
-    return desk.page("_card_body.html", saved=message, **await _card(desk, patient_id))
+    return desk.page("_card_body.html", saved=message, **await card_context(desk, patient_id))
 
 
 def _coverage_in(form: dict[str, str]) -> CoverageIn:
@@ -244,7 +273,7 @@ async def add_insurance(desk: FormDeskDep, patient_id: GatewayIdPath) -> Respons
     message = "Insurance replaced." if body.replaces else "Insurance added."
     if not desk.htmx:
         return await desk.redirect(f"/console/patients/{patient_id}", message)
-    return desk.page("_card_body.html", saved=message, **await _card(desk, patient_id))
+    return desk.page("_card_body.html", saved=message, **await card_context(desk, patient_id))
 
 
 @router.post("/appointments/{appointment_id}/cancel")
@@ -265,7 +294,7 @@ async def cancel(desk: FormDeskDep, appointment_id: GatewayIdPath) -> Response:
     if not desk.htmx:
         return await desk.redirect(f"/console/patients/{patient_id}", "Appointment cancelled.")
     return desk.page(
-        "_card_body.html", saved="Appointment cancelled.", **await _card(desk, patient_id)
+        "_card_body.html", saved="Appointment cancelled.", **await card_context(desk, patient_id)
     )
 
 

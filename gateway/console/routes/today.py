@@ -15,9 +15,12 @@ from ...services import arrivals
 from ...services.desk_time import day_bounds, parse_desk_day
 from ...services.directory import DirectoryQuery
 from ...services.worklist import WorklistQuery, day_worklist
+from ..clashes import day_marks
 from ..desk import Desk, DeskDep, FormDeskDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+# Patients on a list beyond which the conflict marks are left out (one check each).
+MAX_CHECKED_PATIENTS = 60
 _ID = r"^(loc|prac):[A-Za-z0-9_-]{1,300}$"
 
 
@@ -51,9 +54,25 @@ async def _worklist(desk: Desk, day: date, where: str | None) -> dict[str, Any]:
         patient_ids=[a.patient_id for a in items if a.patient_id],
         sources=[s.source for s in statuses],
     )
+    settings = desk.runtime.settings
+    checked = len({a.patient_id for a in items if a.patient_id}) <= MAX_CHECKED_PATIENTS
+    marks = (
+        await day_marks(
+            desk.sources,
+            items,
+            first,
+            after,
+            max_days=settings.max_date_range_days,
+            deadline_seconds=settings.source_deadline_seconds,
+        )
+        if checked
+        else {}
+    )
     query = {"date": day.isoformat(), **({"where": where} if where else {})}
     return {
         "items": items,
+        "marks": marks,
+        "marks_checked": checked,
         "statuses": statuses,
         "day": day,
         "where": where or "",

@@ -2,7 +2,9 @@
 // - focus moves to what changed after a swap ([data-focus]) and a live region says it;
 // - the hold countdown ticks ([data-expires]);
 // - shortcut keys (listed on every page);
-// - the day list's timed refresh waits while the person is working in it.
+// - the day list's timed refresh waits while the person is working in it;
+// - a region with [data-events] refreshes itself (htmx "console:changed") when the
+//   console's event stream says something changed (the stream carries ids only).
 (function () {
   "use strict";
   function announce(text) {
@@ -29,19 +31,56 @@
       function tick() {
         if (!document.body.contains(el)) { return; }
         var left = Math.max(0, Math.round((until - Date.now()) / 1000));
-        el.textContent = left > 0 ? fmt(left) + " left" : "Hold expired";
-        if (left <= 0) { el.classList.add("expired"); announce("Your hold on the slot has expired."); return; }
+        var what = el.getAttribute("data-what") || "the hold";
+        el.textContent = left > 0 ? fmt(left) + " left" : (el.getAttribute("data-expired-text") || "Hold expired");
+        if (left <= 0) { el.classList.add("expired"); announce(what.charAt(0).toUpperCase() + what.slice(1) + " has ended."); return; }
         var minute = Math.ceil(left / 60);
-        if (minute !== lastMinute && left % 60 === 0 && minute <= 2) { announce(minute + " minute" + (minute > 1 ? "s" : "") + " left on the hold."); }
+        if (minute !== lastMinute && left % 60 === 0 && minute <= 2) { announce(minute + " minute" + (minute > 1 ? "s" : "") + " left on " + what + "."); }
         lastMinute = minute;
         window.setTimeout(tick, 1000);
       }
       tick();
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { settle(document.body); });
+  function listen() {
+    var region = document.querySelector("[data-events]");
+    if (!region || !window.EventSource || region.dataset.listening) { return; }
+    region.dataset.listening = "1";
+    var source = new EventSource(region.getAttribute("data-events"));
+    var pending = null;
+    function changed() {
+      // Several events at once (an offer ends, the next one starts): one refresh.
+      if (pending) { return; }
+      pending = window.setTimeout(function () {
+        pending = null;
+        if (window.htmx && document.body.contains(region)) { window.htmx.trigger(region, "console:changed"); }
+      }, 300);
+    }
+    ["waitlist.offer", "waitlist.offer_expired", "waitlist.offer_declined", "waitlist.booked", "appointment.cancelled"].forEach(function (kind) {
+      source.addEventListener(kind, changed);
+    });
+    source.onopen = function () { region.dataset.listening = "open"; };
+    // The stream ends with the session: the next page load signs in again.
+    source.onerror = function () { if (source.readyState === EventSource.CLOSED) { region.dataset.listening = ""; } };
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+  document.addEventListener("DOMContentLoaded", function () { settle(document.body); listen(); });
   document.body && settle(document.body);
-  document.addEventListener("htmx:afterSwap", function (evt) { settle(evt.detail.target || document.body); });
+  // A region refreshed under the person keeps their place: the control they were on
+  // ([data-keep]) has focus again after the swap, if it is still there.
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    var active = document.activeElement;
+    kept = active && active.getAttribute ? active.getAttribute("data-keep") : null;
+  });
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    settle(evt.detail.target || document.body);
+    if (kept && !document.activeElement.hasAttribute("data-focus")) {
+      var again = document.querySelector('[data-keep="' + kept + '"]');
+      if (again && again !== document.activeElement) { again.focus(); }
+    }
+    kept = null;
+  });
   document.addEventListener("htmx:beforeRequest", function (evt) {
     var elt = evt.detail.elt;
     // The day list refreshes itself; not while someone is in it (a button focused).
