@@ -182,7 +182,8 @@ async def test_the_payer_pace_holds_across_two_workers(
             started = (await client.post(BATCH, json={"date": day.isoformat()})).json()
             assert started["total"] == patients, started
             began = time.monotonic()
-            status = await until_done(client, started["id"], seconds=90)
+            # Generous: a loaded host is slow; the pace (below) is what this test checks.
+            status = await until_done(client, started["id"], seconds=240)
             took = time.monotonic() - began
         stats = sim_stats(payer_port)
         records = await job_records(redis_url, started["id"], patients)

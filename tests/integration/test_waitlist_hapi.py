@@ -227,8 +227,6 @@ async def test_two_gateway_processes_never_offer_one_freed_slot_twice(
             wait_gateway(gateway, port)
         apis = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports]
         try:
-            for patient in waiting:
-                await _join(apis[0], patient, visit)
             booked = []
             for i, slot in enumerate(slots):
                 r = await apis[i % 2].post(
@@ -241,6 +239,10 @@ async def test_two_gateway_processes_never_offer_one_freed_slot_twice(
                 )
                 assert r.status_code == 201, r.text
                 booked.append(r.json()["id"])
+            # Joined once the slots are taken: a watcher that sees their creation as new
+            # free time (a cursor left from an earlier run) must not offer them first.
+            for patient in waiting:
+                await _join(apis[0], patient, visit)
             cancels = await asyncio.gather(
                 *(
                     apis[i % 2].post(
