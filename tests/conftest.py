@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from tests.servers import REDIS_URL, missing, tcp_open
@@ -7,6 +12,20 @@ from tests.support import fhir_validator as offline_validator
 from tests.support.fhir_validator import fhir_validator
 
 __all__ = ["fhir_validator", "hapi_base_urls", "redis_url"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_outside_the_tree() -> Iterator[None]:
+    """A gateway a test builds without an audit path (in process or as a child process)
+    writes its audit stream to a temporary file, not ``audit.jsonl`` in the checkout."""
+    with tempfile.TemporaryDirectory(prefix="fd-audit-") as scratch:
+        before = os.environ.get("FRONTDESK_AUDIT_PATH")
+        os.environ["FRONTDESK_AUDIT_PATH"] = str(Path(scratch) / "audit.jsonl")
+        yield
+        if before is None:
+            os.environ.pop("FRONTDESK_AUDIT_PATH", None)
+        else:
+            os.environ["FRONTDESK_AUDIT_PATH"] = before
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.app import create_app
+from gateway.audit import MemoryAuditSink
 from gateway.events import Event, EventLog
 from gateway.state import RedisState
 from mappers import encode_id
@@ -90,7 +91,10 @@ async def test_a_cancel_through_the_gateway_offers_the_slot_once_to_the_first_in
     c = await clinic(base_a, slots=1, service_type=visit)
     slot = encode_id("ehr-a", "Slot", c["slots"][0]["id"])
     routine, urgent = (encode_id("ehr-a", "Patient", p) for p in await patients(base_a, 2))
-    app = create_app(settings_for(base_a, base_b, redis_url, waitlist={"sweep_seconds": 60}))
+    app = create_app(
+        settings_for(base_a, base_b, redis_url, waitlist={"sweep_seconds": 60}),
+        audit=MemoryAuditSink(),
+    )
     async with running(app) as api:
         await _join(api, routine, visit)
         urgent_entry = await _join(api, urgent, visit, priority="urgent")
@@ -145,7 +149,7 @@ async def test_a_slot_freed_in_hapi_itself_is_offered_within_the_watch_interval(
             await fhir.put(f"/Slot/{upstream['id']}", json={**upstream, "status": "busy"})
         ).json()
     settings = settings_for(base_a, base_b, redis_url, watch="poll", watch_interval_seconds=0.5)
-    app = create_app(settings)
+    app = create_app(settings, audit=MemoryAuditSink())
     async with running(app) as api:
         entry = await _join(api, waiting, visit)
         # Let the watcher take its starting point before the EHR's own desk frees the slot.
@@ -170,7 +174,7 @@ async def test_an_offer_not_taken_in_time_passes_to_the_next_in_line(hapi_base_u
     settings = settings_for(
         base_a, base_b, redis_url, waitlist={"offer_seconds": 5, "sweep_seconds": 0.3}
     )
-    app = create_app(settings)
+    app = create_app(settings, audit=MemoryAuditSink())
     async with running(app) as api:
         first_entry = await _join(api, first, visit)
         second_entry = await _join(api, second, visit)
