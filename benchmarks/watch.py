@@ -267,7 +267,19 @@ async def _measure(mode: Mode, runs: int, folder: Path) -> list[float]:
                 waits.append(time.monotonic() - started)
         finally:
             _stop(gateway)
+            await _forget(tenant)
     return waits
+
+
+async def _forget(tenant: str) -> None:
+    """Drop what the run's tenant left in Redis (its waitlist, offers, cursor, holds)."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"fd:*{tenant}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 def _p90(values: list[float]) -> float:
