@@ -38,6 +38,9 @@ class RestHooks:
     # Subscriptions this process created (and deletes when it stops).
     created: list[str] = field(default_factory=list)
 
+    def _header(self) -> list[str]:
+        return [f"Authorization: Bearer {self.secret}"]
+
     def _subscription(self, rtype: str) -> dict[str, Any]:
         return {
             "resourceType": "Subscription",
@@ -47,9 +50,38 @@ class RestHooks:
             "channel": {
                 "type": "rest-hook",
                 "endpoint": self.endpoint,
-                "header": [f"Authorization: Bearer {self.secret}"],
+                "header": self._header(),
             },
         }
+
+    def _live(self, subscription: dict[str, Any], rtype: str) -> bool:
+        return subscription.get("criteria") == f"{rtype}?" and subscription.get("status") in (
+            "active",
+            "requested",
+        )
+
+    def _reusable(self, subscription: dict[str, Any]) -> bool:
+        """One that notifies as we would ask: our token, no payload. The server keeps
+        the header it was given, so one made before the hook secret changed presents a
+        token the hook now refuses."""
+        channel = subscription.get("channel") or {}
+        return channel.get("header") == self._header() and not channel.get("payload")
+
+    async def _drop_stale(self, existing: list[dict[str, Any]]) -> None:
+        """Delete live Subscriptions to our endpoint that present another token: every
+        notification of theirs would be refused (and retried by the server for nothing)."""
+        for subscription in existing:
+            if any(self._live(subscription, t) for t in WATCHED) and not self._reusable(
+                subscription
+            ):
+                try:
+                    await self.handle.client.delete("Subscription", str(subscription["id"]))
+                except UpstreamError as exc:
+                    log.warning(
+                        "subscription_not_removed",
+                        source=self.handle.id,
+                        error=type(exc).__name__,
+                    )
 
     async def ensure(self) -> bool:
         """An active Subscription per watched type to our endpoint; False when the
@@ -64,13 +96,10 @@ class RestHooks:
         except UpstreamError as exc:
             log.info("subscriptions_unavailable", source=self.handle.id, error=type(exc).__name__)
             return False
+        await self._drop_stale(existing)
         waiting: list[str] = []
         for rtype in WATCHED:
-            mine = [
-                s
-                for s in existing
-                if s.get("criteria") == f"{rtype}?" and s.get("status") in ("active", "requested")
-            ]
+            mine = [s for s in existing if self._live(s, rtype) and self._reusable(s)]
             if mine:
                 waiting.append(str(mine[0]["id"]))
                 continue

@@ -18,6 +18,11 @@ import ca.uhn.fhir.jpa.provider.JpaCapabilityStatementProvider;
 import ca.uhn.fhir.jpa.provider.ValueSetOperationProvider;
 import ca.uhn.fhir.jpa.search.DatabaseBackedPagingProvider;
 import ca.uhn.fhir.jpa.subscription.channel.config.SubscriptionChannelConfig;
+import ca.uhn.fhir.jpa.subscription.match.config.SubscriptionProcessorConfig;
+import ca.uhn.fhir.jpa.subscription.match.deliver.email.IEmailSender;
+import ca.uhn.fhir.jpa.subscription.submit.config.SubscriptionSubmitterConfig;
+import ca.uhn.fhir.jpa.subscription.submit.interceptor.SubscriptionMatcherInterceptor;
+import ca.uhn.fhir.jpa.subscription.submit.interceptor.SynchronousSubscriptionMatcherInterceptor;
 import ca.uhn.fhir.rest.api.EncodingEnum;
 import ca.uhn.fhir.rest.server.IncomingRequestAddressStrategy;
 import ca.uhn.fhir.rest.server.RestfulServer;
@@ -28,6 +33,7 @@ import jakarta.persistence.EntityManagerFactory;
 import java.util.Set;
 import javax.sql.DataSource;
 import org.hl7.fhir.common.hapi.validation.validator.FhirInstanceValidator;
+import org.hl7.fhir.dstu2.model.Subscription.SubscriptionChannelType;
 import org.hl7.fhir.r5.utils.validation.constants.BestPracticeWarningLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,7 +62,11 @@ import org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean;
     // JpaConfig needs a Batch2 job coordinator; Batch2 needs the in-JVM channels.
     JpaBatch2Config.class,
     Batch2JobsConfig.class,
-    SubscriptionChannelConfig.class
+    SubscriptionChannelConfig.class,
+    // Subscriptions: the submitter hands every stored change to matching; the
+    // processor activates Subscriptions, matches changes against them and delivers.
+    SubscriptionSubmitterConfig.class,
+    SubscriptionProcessorConfig.class
 })
 public class FhirServerConfig {
 
@@ -106,10 +116,40 @@ public class FhirServerConfig {
         return new PartitionSettings();
     }
 
-    /** No subscriptions are used; an empty settings bean satisfies HAPI's wiring. */
+    /** FHIR R4 rest-hook Subscriptions (README "Subscriptions"); no other channel type. */
     @Bean
     public SubscriptionSettings subscriptionSettings() {
-        return new SubscriptionSettings();
+        SubscriptionSettings settings = new SubscriptionSettings();
+        settings.addSupportedSubscriptionType(SubscriptionChannelType.RESTHOOK);
+        // Criteria are matched against the changed resource in memory; criteria the
+        // in-memory matcher can't evaluate fall back to a database query (HAPI default).
+        settings.setEnableInMemorySubscriptionMatching(true);
+        return settings;
+    }
+
+    /**
+     * Hands each change to subscription matching as its transaction commits, resource
+     * included (HAPI's own SynchronousSubscriptionMatcherInterceptor). HAPI's default
+     * stores every change in a table that a scheduled pass (every 5 s) reads back, so
+     * that nothing is lost over a restart: worth nothing with an in-memory database, and
+     * it delays every notification and every Subscription's activation by up to a pass.
+     * Primary, so HAPI's interceptor loader registers this one and leaves its own unused.
+     */
+    @Bean
+    @Primary
+    public SubscriptionMatcherInterceptor immediateSubscriptionMatcherInterceptor() {
+        return new SynchronousSubscriptionMatcherInterceptor();
+    }
+
+    /**
+     * HAPI's delivery wiring asks for an email sender even with the email channel
+     * off; email Subscriptions are never activated here, so it is never called.
+     */
+    @Bean
+    public IEmailSender emailSender() {
+        return details -> {
+            throw new UnsupportedOperationException("email subscriptions are not enabled on this server");
+        };
     }
 
     /**
