@@ -7,7 +7,7 @@ a run), a poll every 0.5 s, and a poll at the default interval. Each round sets 
 Slot free with a PUT straight to HAPI, at a random moment, and times from HAPI's answer
 to the first offers listing that names the slot (listed every 20 ms). Prints the median
 and p90 per mode and the ratios of the polls' medians to the Subscriptions'; writes them
-to ``reports/bench-watch.json``.
+to ``.run/bench/watch.json``.
 
 Needs the HAPI servers (``make hapi``; ``HAPI_PORT_A`` picks EHR A's port, as the tests
 do) with rest-hook Subscriptions, and Redis (``make redis``; ``REDIS_URL``). A poll at
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import secrets
@@ -39,12 +38,12 @@ import httpx
 import redis.asyncio as aioredis
 import yaml
 
+from benchmarks._report import write_json
 from gateway.security import hash_api_key
 from mappers import encode_id
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 HAPI_A = f"http://127.0.0.1:{os.environ.get('HAPI_PORT_A') or '8081'}/fhir"
-REPORT = Path("reports/bench-watch.json")
 API_KEY = "bench-watch-key"
 SOURCE = "ehr-a"
 LIST_EVERY = 0.02
@@ -196,7 +195,7 @@ async def _watching(tenant: str, mode: Mode, endpoint: str, fhir: httpx.AsyncCli
     client = aioredis.Redis.from_url(REDIS_URL)
     try:
         give_up = time.monotonic() + 60
-        while not await client.hexists(f"fd:watch-cursor:{tenant}", SOURCE):
+        while not await client.hexists(f"fd:watch-cursor:{tenant}", SOURCE):  # type: ignore[misc]
             if time.monotonic() > give_up:
                 raise RuntimeError("the watcher never started")
             await asyncio.sleep(0.05)
@@ -319,9 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:<24} median {r['median_seconds']:7.3f} s  p90 {r['p90_seconds']:7.3f} s"
             f"  median / subscription's {ratio:6.1f}"
         )
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps({"hapi": HAPI_A, "modes": results}, indent=2) + "\n")
-    print(f"  written to {REPORT}")
+    print(f"  written to {write_json('watch', {'hapi': HAPI_A, 'modes': results})}")
     return 0
 
 

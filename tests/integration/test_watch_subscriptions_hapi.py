@@ -72,7 +72,7 @@ async def _wait_cursor(redis_url: str, tenant: str, source: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + WAIT
-        while not await client.hexists(f"fd:watch-cursor:{tenant}", source):
+        while not await client.hexists(f"fd:watch-cursor:{tenant}", source):  # type: ignore[misc]
             assert time.monotonic() < deadline, "the watcher never took its starting point"
             await asyncio.sleep(0.05)
     finally:
