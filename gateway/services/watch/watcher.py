@@ -87,14 +87,24 @@ class SourceWatch:
         if self.mode == "subscription" and (self.hooks is None or not await self.hooks.ensure()):
             self.active_mode = "poll"
         log.info("watching", source=self.handle.id, mode=self.active_mode)
-        interval = self.interval_seconds * (
-            _SAFETY_FACTOR if self.active_mode == "subscription" else 1
-        )
         await self._safely(self.feed.start)
         while True:
+            interval = self.interval_seconds * (
+                _SAFETY_FACTOR if self.active_mode == "subscription" else 1
+            )
             poked = await self._wait(interval)
             if poked or await self._lease(interval):
+                if not poked and self.active_mode == "subscription":
+                    await self._resubscribe()
                 await self._safely(self.feed.poll)
+
+    async def _resubscribe(self) -> None:
+        """Each safety round: the Subscriptions are still there. Replicas share them (one
+        public address), and a replica that stops deletes the ones it made."""
+        if self.hooks is not None and await self.hooks.ensure():
+            return
+        self.active_mode = "poll"
+        log.warning("watching", source=self.handle.id, mode=self.active_mode)
 
     async def stop(self) -> None:
         if self.hooks is not None:

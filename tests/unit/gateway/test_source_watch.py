@@ -1,0 +1,98 @@
+"""A source watched through Subscriptions checks them again on every safety round."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, cast
+
+from gateway.cache import CacheKeys, MemoryCache
+from gateway.services.watch import SourceWatch
+from gateway.services.watch.changes import ChangeFeed
+from gateway.services.watch.subscriptions import RestHooks
+from gateway.sources import SourceHandle
+
+
+@dataclass
+class _Feed:
+    polls: int = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def poll(self) -> int:
+        self.polls += 1
+        return 0
+
+
+@dataclass
+class _Hooks:
+    """Subscriptions another replica may delete: ``answers`` says what each ensure finds."""
+
+    answers: list[bool]
+    calls: int = 0
+    removed: list[int] = field(default_factory=list)
+
+    async def ensure(self) -> bool:
+        self.calls += 1
+        return self.answers.pop(0) if self.answers else True
+
+    async def remove(self) -> None:
+        self.removed.append(self.calls)
+
+
+def _watch(feed: _Feed, hooks: _Hooks) -> SourceWatch:
+    return SourceWatch(
+        tenant="general",
+        handle=cast(SourceHandle, SimpleNamespace(id="ehr-a")),
+        feed=cast(ChangeFeed, feed),
+        cache=MemoryCache(),
+        keys=CacheKeys("test"),
+        mode="subscription",
+        # Safety rounds every 10 x 0.002 s.
+        interval_seconds=0.002,
+        hooks=cast(RestHooks, hooks),
+    )
+
+
+async def _run_until(watch: SourceWatch, done: Any) -> None:
+    task = asyncio.create_task(watch.run())
+    try:
+        for _ in range(500):
+            if done():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the watcher never got there")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_every_safety_round_makes_sure_the_subscriptions_are_there():
+    feed, hooks = _Feed(), _Hooks(answers=[True])
+    watch = _watch(feed, hooks)
+    await _run_until(watch, lambda: hooks.calls >= 3 and feed.polls >= 2)
+    assert watch.active_mode == "subscription"
+
+
+async def test_a_server_that_stops_taking_subscriptions_is_polled_instead():
+    feed, hooks = _Feed(), _Hooks(answers=[True, True, False])
+    watch = _watch(feed, hooks)
+    switched: list[int] = []
+
+    def polled_on() -> bool:
+        if watch.active_mode == "poll" and not switched:
+            switched.append(feed.polls)
+        return bool(switched) and feed.polls >= switched[0] + 10
+
+    await _run_until(watch, polled_on)
+    # Polled at the plain interval from then on, with no more subscription checks.
+    assert hooks.calls == 3
+
+
+async def test_a_server_without_subscriptions_is_polled_from_the_start():
+    feed, hooks = _Feed(), _Hooks(answers=[False])
+    watch = _watch(feed, hooks)
+    await _run_until(watch, lambda: feed.polls >= 3)
+    assert (watch.active_mode, hooks.calls) == ("poll", 1)
