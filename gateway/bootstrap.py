@@ -21,6 +21,10 @@ from .audit import AuditSink, FileAuditSink
 from .cache import Cache, CacheKeys, MemoryCache, RedisCache
 from .client_limit import ClientSlots
 from .connections import payer_port, source_client
+from .context import note_index_read
+from .identity.index import PersonIndex
+from .identity.model import DEFAULT_MODEL_DIR, MatchModel
+from .identity.store import IndexStore, MemoryIndexStore, RedisIndexStore
 from .jobs import JobQueue, JobWorker
 from .logs import get_logger
 from .metrics import GatewayMetrics
@@ -74,6 +78,7 @@ async def bootstrap(
     tenants = {
         t.id: _tenant_sources(t, stack, metrics, cache, keys, adapters) for t in settings.tenants
     }
+    identity = _identity(settings, stack, metrics, cache, keys, tenants)
     directory = {
         tenant_id: Directory(
             sources,
@@ -106,6 +111,7 @@ async def bootstrap(
             idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
             deadline_seconds=settings.source_deadline_seconds,
             on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
+            index=identity.get(tenant_id),
         )
         for tenant_id, sources in tenants.items()
     }
@@ -125,6 +131,7 @@ async def bootstrap(
                 sources=sources,
                 store=coverage.store,
                 deadline_seconds=settings.source_deadline_seconds,
+                index=identity.get(tenant_id),
             )
             for tenant_id, sources in tenants.items()
         },
@@ -138,6 +145,7 @@ async def bootstrap(
                 if c.max_concurrent_requests is not None
             },
         ),
+        identity=identity,
     )
 
 
@@ -153,6 +161,44 @@ def _cache(
     )
     stack.push_async_callback(redis.aclose)
     return redis
+
+
+def _identity(
+    settings: Settings,
+    stack: AsyncExitStack,
+    metrics: GatewayMetrics,
+    cache: Cache,
+    keys: CacheKeys,
+    tenants: dict[str, TenantSources],
+) -> dict[str, PersonIndex]:
+    """The person index of each tenant: in Redis beside the cache (memory in the sandbox),
+    scored with one model for all."""
+    config = settings.identity
+    if not config.enabled:
+        return {}
+    model = MatchModel.load(config.model_dir or DEFAULT_MODEL_DIR)
+    store: IndexStore
+    if isinstance(cache, RedisCache):
+        store = RedisIndexStore(
+            cache.client, keys, on_error=lambda op: metrics.cache_errors.labels(f"index_{op}").inc()
+        )
+    else:
+        store = MemoryIndexStore()
+    out: dict[str, PersonIndex] = {}
+    for tenant_id, sources in tenants.items():
+        index = PersonIndex(
+            tenant=tenant_id,
+            sources=sources,
+            store=store,
+            keys=keys,
+            model=model,
+            deadline_seconds=settings.source_deadline_seconds,
+            max_candidates=config.max_candidates,
+            on_read=note_index_read,
+        )
+        stack.push_async_callback(index.aclose)
+        out[tenant_id] = index
+    return out
 
 
 def _audit(settings: Settings, stack: AsyncExitStack, adapters: Adapters) -> AuditSink:

@@ -171,6 +171,11 @@ class RedisCache:
     def healthy(self) -> bool:
         return self._healthy
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The pooled client, for stores that need more than get/set (the person index)."""
+        return self._redis
+
     def _failed(self, op: str, exc: RedisError) -> None:
         if self._healthy:
             log.warning("cache_unavailable", op=op, error=type(exc).__name__)

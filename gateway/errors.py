@@ -42,6 +42,7 @@ _SERVICE_STATUS = {
     "idempotency_conflict": 409,
     "concurrent_update": 409,
     "reschedule_incomplete": 502,
+    "identity_disabled": 409,
 }
 
 

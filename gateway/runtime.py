@@ -3,11 +3,12 @@ per app and handed to routers through ``deps``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .audit import AuditSink
 from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
+from .identity.index import PersonIndex
 from .jobs import JobQueue
 from .metrics import GatewayMetrics
 from .security import Authenticator
@@ -47,6 +48,8 @@ class Runtime:
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
+    # The person index per tenant (empty when settings.identity.enabled is off).
+    identity: dict[str, PersonIndex] = field(default_factory=dict)
 
     @property
     def sandbox(self) -> bool:

@@ -29,6 +29,7 @@ __all__ = [
     "CacheConfig",
     "ConfigError",
     "EncryptionKeyConfig",
+    "IdentityConfig",
     "PayerConfig",
     "SecretRef",
     "Settings",
@@ -52,6 +53,8 @@ Scope = Literal[
     # Book over the patient's other appointment (with a reason), overbook a busy slot.
     "appointments:override",
     "appointments:overbook",
+    # Supervisors: say two records are the same person (the person index links them).
+    "patients:link",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -63,6 +66,7 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "operations:read",
     "appointments:override",
     "appointments:overbook",
+    "patients:link",
 )
 
 
@@ -252,6 +256,16 @@ class CacheConfig(_Config):
         return self
 
 
+class IdentityConfig(_Config):
+    """The person index: one patient across the tenant's EHRs (see gateway/identity)."""
+
+    enabled: bool = True
+    # A trained model (Splink's settings.json and policy.json); None: the one shipped.
+    model_dir: Path | None = None
+    # Records read live per search from the index's candidates (most keys agreeing first).
+    max_candidates: int = Field(default=40, ge=1, le=200)
+
+
 class JwtConfig(_Config):
     """OAuth2 JWT bearer tokens, validated against a JWKS."""
 
@@ -275,6 +289,7 @@ class Settings(BaseSettings):
     api_clients: list[ApiClientConfig] = Field(default_factory=list)
     jwt: JwtConfig | None = None
     cache: CacheConfig = CacheConfig()
+    identity: IdentityConfig = IdentityConfig()
     # Audit events go to their own JSON-lines stream, never the application log.
     audit_path: Path = Path("audit.jsonl")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

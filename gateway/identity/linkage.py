@@ -74,7 +74,7 @@ def _backend(backend: str, spark: Any = None) -> Iterator[DatabaseAPISubClass]:
 
         if spark is None:
             raise ValueError("the spark backend needs a SparkSession")
-        yield SparkAPI(spark_session=spark)
+        yield SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
     else:
         raise ValueError(f"unknown backend {backend!r}")
 

@@ -12,6 +12,7 @@ Weights are read from the file, never written here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -254,11 +255,11 @@ class _Scored:
     levels: tuple[tuple[Test, str, float], ...]  # test, words, log2 Bayes factor
 
 
+@functools.cache
 def _expected_sql(comparison: _Comparison) -> list[str]:
     built = cl.CustomComparison([lv.creator for lv in comparison.levels], comparison.name)
-    return [
-        lv["sql_condition"] for lv in built.get_comparison("duckdb").as_dict()["comparison_levels"]
-    ]
+    levels = built.get_comparison("duckdb").as_dict()["comparison_levels"]  # type: ignore[no-untyped-call]
+    return [str(lv["sql_condition"]) for lv in levels]
 
 
 class MatchModel:
@@ -292,6 +293,12 @@ class MatchModel:
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_MODEL_DIR) -> MatchModel:
+        """The model in ``directory``; read once per process while its files are unchanged."""
+        files = (directory / SETTINGS_FILE, directory / POLICY_FILE)
+        return _load(directory.resolve(), tuple(f.stat().st_mtime_ns for f in files))
+
+    @classmethod
+    def _read(cls, directory: Path) -> MatchModel:
         raw = (directory / SETTINGS_FILE).read_bytes()
         settings = json.loads(raw)
         policy_doc = json.loads((directory / POLICY_FILE).read_text())
@@ -314,6 +321,11 @@ class MatchModel:
         return Match(_probability(weight), weight, tuple(fields))
 
 
+@functools.lru_cache(maxsize=8)
+def _load(directory: Path, stamps: tuple[int, ...]) -> MatchModel:
+    return MatchModel._read(directory)
+
+
 def _log2_bf(level: dict[str, Any]) -> float:
     if level.get("is_null_level"):
         return 0.0
@@ -326,7 +338,7 @@ def _log2_bf(level: dict[str, Any]) -> float:
 def _probability(weight: float) -> float:
     if weight > 60:
         return 1.0
-    odds = 2.0**weight
+    odds = float(2.0**weight)
     return odds / (1 + odds)
 
 

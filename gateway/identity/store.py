@@ -126,7 +126,7 @@ class RedisIndexStore:
         except RedisError as exc:
             self._failed("current", exc)
             return []
-        return [g.decode() for g in (live, building) if g]
+        return [_text(g) for g in (live, building) if g]
 
     async def records_for(self, tenant: str, gen: str, keys: Sequence[str]) -> list[set[str]]:
         if not keys:
@@ -215,7 +215,7 @@ class RedisIndexStore:
             for key in json.loads(keys) if keys else []:
                 pipe.srem(self._k(tenant, gen, key), record_id)
             if cluster:
-                pipe.hdel(self._c(tenant, gen, cluster.decode()), record_id)
+                pipe.hdel(self._c(tenant, gen, _text(cluster)), record_id)
             pipe.delete(self._r(tenant, gen, record_id))
             await pipe.execute()
         except RedisError as exc:
@@ -288,6 +288,10 @@ class RedisIndexStore:
         return list(out.values())
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class MemoryIndexStore:
     """The same store in one process (sandbox, unit tests)."""
 
@@ -349,7 +353,7 @@ class MemoryIndexStore:
     async def drop(self, tenant: str, gen: str) -> None:
         for table in (self.sets, self.records, self.clusters):
             for key in [k for k in table if k[0] == tenant and k[1] == gen]:
-                del table[key]  # type: ignore[attr-defined]
+                del table[key]
 
     async def meta(self, tenant: str) -> dict[str, Any]:
         return dict(self.control.get((tenant, "meta"), {}))

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from connectors import PreconditionFailed, UpstreamError
 from mappers import GatewayId, MappingError, from_fhir
@@ -44,6 +44,9 @@ from .holds import DEFAULT_HOLD_MINUTES, Hold, HoldStore
 from .patients import get_patient
 from .scheduling import BookingDetails
 from .slots import SlotSearch, slots_generation_key
+
+if TYPE_CHECKING:
+    from ..identity.index import PersonIndex
 
 __all__ = [
     "Booked",
@@ -77,6 +80,8 @@ class BookingPorts:
     deadline_seconds: float
     on_outcome: Callable[[str, str], None] = lambda source, outcome: None
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The person index: the patient's records in other EHRs, even where they differ.
+    index: PersonIndex | None = None
 
 
 async def _lock(cache: Cache, key: str) -> bool:
@@ -255,7 +260,7 @@ async def _person(ports: BookingPorts, patient_id: str) -> PatientOut | None:
     conflict check is then partial; the booking itself still goes to the EHR)."""
     try:
         person, _ = await get_patient(
-            ports.sources, patient_id, deadline_seconds=ports.deadline_seconds
+            ports.sources, patient_id, deadline_seconds=ports.deadline_seconds, index=ports.index
         )
     except (UpstreamError, NotFound, MappingError):
         return None

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,7 +116,7 @@ def test_every_v1_operation_shows_an_example(gateway_url: str) -> None:
     spec = httpx.get(f"{gateway_url}/openapi.json").json()
     schemas = spec["components"]["schemas"]
 
-    def has_example(operation: dict) -> bool:
+    def has_example(operation: dict[str, Any]) -> bool:
         if any("example" in p for p in operation.get("parameters", [])):
             return True
         for content in operation.get("requestBody", {}).get("content", {}).values():
