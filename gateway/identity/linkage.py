@@ -9,7 +9,6 @@ brings the SparkSession.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,7 +22,7 @@ from splink.internals.clustering import cluster_pairwise_predictions_at_threshol
 from splink.internals.database_api import DatabaseAPISubClass
 
 from .features import COLUMNS, Row, key_columns
-from .model import Policy, settings_dict, write_policy
+from .model import Policy, for_dialect, settings_dict, write_policy
 
 __all__ = ["Edge", "Linkage", "link", "split", "train"]
 
@@ -48,6 +47,16 @@ class Linkage:
 
 def _table(rows: Sequence[Row]) -> list[dict[str, Any]]:
     return [{**{c: row.get(c) for c in COLUMNS}, **key_columns(row)} for row in rows]
+
+
+def _spark_frame(spark: Any, records: list[dict[str, Any]]) -> Any:
+    """Every column a string: Spark would otherwise guess types from the first rows (and
+    a column that starts with missing values has none)."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    columns = list(records[0]) if records else [*COLUMNS]
+    schema = StructType([StructField(c, StringType(), True) for c in columns])
+    return spark.createDataFrame([[r.get(c) for c in columns] for r in records], schema=schema)
 
 
 @contextmanager
@@ -117,8 +126,11 @@ def link(
     threshold, with people's decisions applied: "different" pairs lose their edge and
     are split apart if a chain still joins them, "same" pairs are joined."""
     with _backend(backend, spark) as api:
-        table = api.register(_table(rows), table_name="records")
-        linker = Linker(table, json.loads(json.dumps(settings)))
+        records: Any = _table(rows)
+        if backend == "spark":
+            records = _spark_frame(spark, records)
+        table = api.register(records, table_name="records")
+        linker = Linker(table, for_dialect(settings, backend))
         predictions = linker.inference.predict(
             threshold_match_probability=policy.review_probability
         )

@@ -223,6 +223,26 @@ def settings_dict(*, prior: float = 0.001) -> dict[str, Any]:
     }
 
 
+def for_dialect(settings: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """``settings`` (trained on DuckDB) with its SQL written for another backend: the same
+    levels and blocking rules built by the same creators for ``dialect``; the weights
+    and prior are the file's, untouched."""
+    out = json.loads(json.dumps(settings))
+    if dialect == "duckdb":
+        return out
+    by_name = {c["output_column_name"]: c for c in out["comparisons"]}
+    for comparison in COMPARISONS:
+        built = cl.CustomComparison([lv.creator for lv in comparison.levels], comparison.name)
+        levels = built.get_comparison(dialect).as_dict()["comparison_levels"]  # type: ignore[no-untyped-call]
+        for level, sql in zip(by_name[comparison.name]["comparison_levels"], levels, strict=True):
+            level["sql_condition"] = sql["sql_condition"]
+    out["blocking_rules_to_generate_predictions"] = [
+        block_on(f"bk_{k}").get_blocking_rule(dialect).as_dict() for k in KEY_KINDS
+    ]
+    out["sql_dialect"] = dialect
+    return out
+
+
 class ModelMismatch(ValueError):
     """A settings file whose comparisons are not the ones this code defines."""
 
