@@ -227,7 +227,7 @@ def for_dialect(settings: dict[str, Any], dialect: str) -> dict[str, Any]:
     """``settings`` (trained on DuckDB) with its SQL written for another backend: the same
     levels and blocking rules built by the same creators for ``dialect``; the weights
     and prior are the file's, untouched."""
-    out = json.loads(json.dumps(settings))
+    out: dict[str, Any] = json.loads(json.dumps(settings))
     if dialect == "duckdb":
         return out
     by_name = {c["output_column_name"]: c for c in out["comparisons"]}
@@ -237,7 +237,8 @@ def for_dialect(settings: dict[str, Any], dialect: str) -> dict[str, Any]:
         for level, sql in zip(by_name[comparison.name]["comparison_levels"], levels, strict=True):
             level["sql_condition"] = sql["sql_condition"]
     out["blocking_rules_to_generate_predictions"] = [
-        block_on(f"bk_{k}").get_blocking_rule(dialect).as_dict() for k in KEY_KINDS
+        block_on(f"bk_{k}").get_blocking_rule(dialect).as_dict()  # type: ignore[no-untyped-call]
+        for k in KEY_KINDS
     ]
     out["sql_dialect"] = dialect
     return out
