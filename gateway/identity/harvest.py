@@ -48,6 +48,17 @@ async def harvest(handle: SourceHandle, *, since: str | None, until: str) -> Har
     """Every Patient of ``handle`` changed after ``since`` (all when None) up to ``until``."""
     method = await how_to_read(handle)
     if method == "export":
+        try:
+            return await _read(handle, "export", since=since, until=until)
+        except UpstreamError as exc:
+            # An export that fails (a server error, not ready in time) is read by search.
+            log.warning("index_export_failed", source=handle.id, error=type(exc).__name__)
+            method = "search"
+    return await _read(handle, method, since=since, until=until)
+
+
+async def _read(handle: SourceHandle, method: Method, *, since: str | None, until: str) -> Harvest:
+    if method == "export":
         resources: AsyncIterator[dict[str, object]] = handle.client.bulk_export(
             "Patient", since=since
         )

@@ -102,9 +102,12 @@ def train(rows: Sequence[Row], out: Path, policy: Policy | None = None) -> dict[
         )
         training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
         # m by expectation maximisation, each pass blocked on fields whose m it leaves be.
-        for rule in (block_on("dob"), block_on("surname"), block_on("phone"), block_on("postcode")):
+        # (A field nobody's records carry, e.g. no phones in this EHR, is no training rule.)
+        for column in ("dob", "surname", "phone", "postcode"):
+            if sum(1 for r in rows if r.get(column)) < 0.1 * len(rows):
+                continue
             training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True
+                block_on(column), estimate_without_term_frequencies=True
             )
         out.mkdir(parents=True, exist_ok=True)
         settings = linker.misc.save_model_to_json(str(out / "settings.json"), overwrite=True)

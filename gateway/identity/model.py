@@ -352,7 +352,8 @@ def _log2_bf(level: dict[str, Any]) -> float:
         return 0.0
     m, u = level.get("m_probability"), level.get("u_probability")
     if m is None or u is None:
-        raise ModelMismatch("the model is not trained (a level has no m or u)")
+        # Never seen in training (no record there carried the field): no evidence.
+        return 0.0
     return math.log2(float(m) / float(u))
 
 
