@@ -55,11 +55,19 @@ def build_request(
         payload, kind = json.dumps(body).encode(), "application/json"
     else:
         payload, kind = b"", ""
-    lines = [f"{'POST' if kind else 'GET'} {parts.path} HTTP/1.1", f"Host: {parts.netloc}"]
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    lines = [f"{'POST' if kind else 'GET'} {target} HTTP/1.1", f"Host: {parts.netloc}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if kind:
         lines += [f"Content-Type: {kind}", f"Content-Length: {len(payload)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+class _Closing(Exception):
+    """The server answered and closes the connection (``Connection: close``)."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
 
 
 async def _exchange(
@@ -69,12 +77,25 @@ async def _exchange(
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    chunked = False
+    closing = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
-    if length:
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True  # HAPI streams its searches
+        elif name == b"connection" and b"close" in value.lower():
+            closing = True  # Tomcat (HAPI) ends a connection after 100 requests
+    if chunked:
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")  # no trailers: the empty line after the last chunk
+    elif length:
         await reader.readexactly(length)
+    if closing:
+        raise _Closing(status)
     return status
 
 
@@ -84,29 +105,48 @@ async def _run(
     async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(host, port)
 
-    conns = [await connect() for _ in range(connections)]
-    for reader, writer in conns:
-        for _ in range(max(1, warmup // connections)):
-            await _exchange(reader, writer, request)
     done = 0
     failures = 0
     latencies: list[float] = []
-    stop = time.perf_counter() + seconds
+    conns: list[list[Any]] = [list(await connect()) for _ in range(connections)]
 
-    async def loop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def exchange(conn: list[Any]) -> int:
+        try:
+            return await _exchange(conn[0], conn[1], request)
+        except _Closing as closing:
+            conn[1].close()
+            conn[0], conn[1] = await connect()  # as a client would; in the timing, rarely
+            return closing.status
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                raise
+            # The server closed the connection while it was idle: reconnect, send again.
+            conn[1].close()
+            conn[0], conn[1] = await connect()
+            return await _exchange(conn[0], conn[1], request)
+
+    async def warm(conn: list[Any]) -> None:
+        for _ in range(max(1, warmup // connections)):
+            await exchange(conn)
+
+    # All at once: a connection left idle while others warm could time out server-side.
+    await asyncio.gather(*(warm(conn) for conn in conns))
+
+    async def loop(conn: list[Any], stop: float) -> None:
         nonlocal done, failures
         while (t0 := time.perf_counter()) < stop:
-            status = await _exchange(reader, writer, request)
+            status = await exchange(conn)
             latencies.append(time.perf_counter() - t0)
             done += 1
             if status >= 400:
                 failures += 1
 
     start, cpu_start = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(loop(r, w) for r, w in conns))
+    await asyncio.gather(*(loop(conn, start + seconds) for conn in conns))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
-    for _, writer in conns:
+    writers = [conn[1] for conn in conns]
+    for writer in writers:
         writer.close()
     return LoadResult(done, elapsed, failures, latencies, cpu / elapsed)
 

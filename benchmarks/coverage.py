@@ -24,7 +24,6 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from statistics import median
 from typing import Any
 from urllib.parse import urlparse
@@ -32,6 +31,7 @@ from urllib.parse import urlparse
 import httpx
 
 from benchmarks._load import LoadResult, build_request, run_load
+from benchmarks._report import cpu_seconds
 from mappers.model import EligibilityRequest, Person
 from mappers.x12 import build_270
 
@@ -206,20 +206,11 @@ def _alternate(
     return runs
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of ``pid`` so far (Linux ``/proc``; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _with_server_cpu(pid: int, run: Callable[[], LoadResult], out: list[float]) -> LoadResult:
     """``run()``, noting the server's CPU microseconds per request into ``out``."""
-    before = _cpu_seconds(pid)
+    before = cpu_seconds(pid)
     result = run()
-    after = _cpu_seconds(pid)
+    after = cpu_seconds(pid)
     if before is not None and after is not None and result.requests:
         out.append((after - before) / result.requests * 1e6)
     return result

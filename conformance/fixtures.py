@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -67,6 +68,11 @@ def phone_number(run_id: str) -> str:
     return "555" + str(int(hashlib.sha256(run_id.encode()).hexdigest()[:8], 16) % 10_000_000)
 
 
+def _urn(run_id: str, key: str) -> str:
+    """A transaction entry's fullUrl: FHIR's urn:uuid must hold a real (lowercase) UUID."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:frontdesk:conformance:{run_id}:{key}')}"
+
+
 def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
     run, meta = ctx.run_id, {"tag": [ctx.tag()]}
     family = family_name(run)
@@ -101,8 +107,8 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             {
                 "resourceType": "PractitionerRole",
                 "active": True,
-                "practitioner": {"reference": f"urn:uuid:prac{suffix}"},
-                "location": [{"reference": f"urn:uuid:loc{n}"}],
+                "practitioner": {"reference": _urn(run, f"prac{suffix}")},
+                "location": [{"reference": _urn(run, f"loc{n}")}],
                 "specialty": [{"coding": [specialty]}],
             },
         )
@@ -124,12 +130,44 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
         if n == 1:
             patient["telecom"] = [{"system": "phone", "value": phone_number(run), "use": "home"}]
         add(f"pat{n}", patient)
+    # Someone with another family name: a name search must leave them out.
+    add(
+        "pat6",
+        {
+            "resourceType": "Patient",
+            "identifier": [{"system": MRN_SYSTEM, "value": f"{run}-6"}],
+            "name": [{"family": other, "given": ["Outsider"]}],
+            "birthDate": "1975-05-05",
+            "gender": "unknown",
+        },
+    )
+    next_day = (day + timedelta(days=1)).isoformat()
     add(
         "sched",
         {
             "resourceType": "Schedule",
             "active": True,
-            "actor": [{"reference": "urn:uuid:prac"}],
+            "actor": [{"reference": _urn(run, "prac")}],
+        },
+    )
+    # Practitioner 2's schedule with one free slot the next day: a search by actor or by
+    # schedule must leave them out (and no date search of the day sees the slot).
+    add(
+        "sched2",
+        {
+            "resourceType": "Schedule",
+            "active": True,
+            "actor": [{"reference": _urn(run, "prac2")}],
+        },
+    )
+    add(
+        "slot-other",
+        {
+            "resourceType": "Slot",
+            "schedule": {"reference": _urn(run, "sched2")},
+            "status": "free",
+            "start": f"{next_day}T09:00:00Z",
+            "end": f"{next_day}T09:30:00Z",
         },
     )
     # Hourly slots from 09:00Z; the fourth is busy (status filter), the rest free.
@@ -140,7 +178,7 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
             f"slot{hour}",
             {
                 "resourceType": "Slot",
-                "schedule": {"reference": "urn:uuid:sched"},
+                "schedule": {"reference": _urn(run, "sched")},
                 "status": "busy" if hour == 3 else "free",
                 "start": start,
                 "end": end,
@@ -148,7 +186,6 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
         )
     # Patient 1 has a booked appointment on the day and a cancelled one the next day;
     # patient 2 one on the same day: date, patient and status each narrow the answer.
-    next_day = (day + timedelta(days=1)).isoformat()
     for key, pat, when, status in (
         ("appt", "pat1", f"{day.isoformat()}T15:00", "booked"),
         ("appt2", "pat1", f"{next_day}T15:00", "cancelled"),
@@ -162,27 +199,29 @@ def _fixture_bundle(ctx: RunContext) -> dict[str, Any]:
                 "start": f"{when}:00Z",
                 "end": f"{when[:-2]}30:00Z",
                 "participant": [
-                    {"actor": {"reference": f"urn:uuid:{pat}"}, "status": "accepted"},
-                    {"actor": {"reference": "urn:uuid:prac"}, "status": "accepted"},
+                    {"actor": {"reference": _urn(run, pat)}, "status": "accepted"},
+                    {"actor": {"reference": _urn(run, "prac")}, "status": "accepted"},
                 ],
             },
         )
-    add(
-        "cov",
-        {
-            "resourceType": "Coverage",
-            "status": "active",
-            "subscriberId": f"{run}-member",
-            "beneficiary": {"reference": "urn:uuid:pat1"},
-            "payor": [{"display": "Conformance Test Payer"}],
-        },
-    )
+    for key, pat in (("cov", "pat1"), ("cov2", "pat2")):
+        # Patient 2's coverage: a search by beneficiary must leave it out.
+        add(
+            key,
+            {
+                "resourceType": "Coverage",
+                "status": "active",
+                "subscriberId": f"{run}-member-{pat}",
+                "beneficiary": {"reference": _urn(run, pat)},
+                "payor": [{"display": "Conformance Test Payer"}],
+            },
+        )
     return {
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
             {
-                "fullUrl": f"urn:uuid:{key}",
+                "fullUrl": _urn(run, key),
                 "resource": resource,
                 "request": {"method": "POST", "url": resource["resourceType"]},
             }
@@ -213,13 +252,20 @@ async def load_fixtures(ctx: RunContext) -> None:
     patients = stored.get("Patient", [])
     if patients:
         patients[0] = await _touch(ctx, patients[0])
+    schedule = _first(stored.get("Schedule"))
+    schedule_ref = f"Schedule/{schedule['id']}" if schedule is not None else None
+    family = family_of(patients[0]) if patients else None
     ctx.subjects = Subjects(
         owned=True,
         patient=_first(patients),
-        namesakes=patients,
+        namesakes=[p for p in patients if family_of(p) == family],
         recent=_first(patients),
-        schedule=_first(stored.get("Schedule")),
-        slots=stored.get("Slot", []),
+        schedule=schedule,
+        slots=[
+            s
+            for s in stored.get("Slot", [])
+            if (s.get("schedule") or {}).get("reference") == schedule_ref
+        ],
         appointment=_first(stored.get("Appointment")),
         coverage=_first(stored.get("Coverage")),
         practitioner=_first(stored.get("Practitioner")),

@@ -21,6 +21,7 @@ __all__ = [
     "HAPI",
     "ORACLE_HEALTH",
     "PROFILES",
+    "BalanceRoute",
     "BookingStyle",
     "FindBookNames",
     "VendorProfile",
@@ -55,6 +56,24 @@ class FindBookNames:
     cancelled_appointment_id: str = "cancelled-appt-id"
 
 
+@dataclass(frozen=True)
+class BalanceRoute:
+    """How an EHR tells a patient's self-pay balance through FHIR (Account).
+
+    - ``patient``: ``GET Account?patient=Patient/{id}``, balances read from the R5
+      cross-version ``Account.balance`` extension (or the vendor's);
+    - ``encounter``: Oracle Health searches accounts of a type by encounter only
+      (``-encounter`` with ``type=guarantor-balance``; op-account-get.html), so the
+      patient's encounters are read first (``GET Encounter?patient=``), at most
+      ``max_encounters`` of them, then each one's ``account_type`` accounts.
+    """
+
+    search: str  # "patient" | "encounter"
+    account_type: str | None = None
+    encounter_param: str = "encounter"
+    max_encounters: int = 20
+
+
 def _frozen(d: Mapping[str, frozenset[str]]) -> Mapping[str, frozenset[str]]:
     return MappingProxyType(dict(d))
 
@@ -80,6 +99,14 @@ class VendorProfile:
     # "oracle-health" (its documented moves; mappers.outbound.appointment_status).
     status_moves: str = "r4"
     required_headers: Mapping[str, str] = field(default_factory=dict)
+    # How the EHR tells a patient's self-pay balance; None: it doesn't (through FHIR).
+    balance: BalanceRoute | None = None
+    # Whether the EHR keeps the patient's bills as FHIR Invoices (totalNet, totalGross).
+    invoices: bool = False
+    # How changes made in the EHR itself can be seen: "subscription" (FHIR R4 rest-hook,
+    # falling back to a poll where the server doesn't run them), "poll" (Slot and
+    # Appointment searched by _lastUpdated) or "none" (neither is offered).
+    watch: str = "poll"
 
     def page_size(self, wanted: int) -> int:
         return wanted if self.max_page_size is None else min(wanted, self.max_page_size)
@@ -123,6 +150,12 @@ HAPI = VendorProfile(
     max_page_size=200,
     # HAPI JPA stores Appointments as given; it does not change Slot.status (DESIGN.md).
     client_marks_slot_busy=True,
+    # A plain R4 store: whatever writes Accounts and Invoices into it (a hospital's
+    # billing feed, our tests) states the balance with the R5 cross-version extension.
+    balance=BalanceRoute(search="patient"),
+    invoices=True,
+    # JPA servers run rest-hook Subscriptions once enabled, and search _lastUpdated.
+    watch="subscription",
 )
 
 EPIC = VendorProfile(
@@ -141,6 +174,8 @@ EPIC = VendorProfile(
     ),
     search_params=_frozen({"Patient": frozenset({"identifier", "family", "given", "birthdate"})}),
     operations=_frozen({"Appointment": frozenset({"find", "book"})}),
+    # No Slot search and no Subscription for a backend client: only the cache's time.
+    watch="none",
 )
 
 ORACLE_HEALTH = VendorProfile(
@@ -169,6 +204,14 @@ ORACLE_HEALTH = VendorProfile(
     # move (docs.oracle.com .../mfrap/api-appointment.html): check-in is checked-in.
     check_in_status="checked-in",
     status_moves="oracle-health",
+    # "guarantor-balance - Self pay balance account", searched with -encounter and
+    # type=guarantor-balance; its balance is the account-balance extension
+    # (fhir.cerner.com/millennium/r4/financial/general/account).
+    balance=BalanceRoute(
+        search="encounter", account_type="guarantor-balance", encounter_param="-encounter"
+    ),
+    # Its Slot and Appointment searches take no _lastUpdated (the docs above).
+    watch="none",
 )
 
 PROFILES: Mapping[str, VendorProfile] = MappingProxyType(

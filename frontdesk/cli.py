@@ -32,6 +32,20 @@ def serve(
 
 
 @app.command()
+def worker(
+    config: Annotated[Path, typer.Option(help="YAML configuration (the API's; needs Redis)")],
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="items checked at once (default: coverage_batch_concurrency)"),
+    ] = None,
+) -> None:
+    """Run batch verification workers (the night-before coverage checks) until stopped."""
+    from frontdesk.worker import work
+
+    raise typer.Exit(work(config, concurrency))
+
+
+@app.command()
 def seed(
     base_url: Annotated[
         str, typer.Option(help="FHIR R4 base URL, e.g. http://127.0.0.1:8081/fhir")

@@ -20,10 +20,11 @@ def serve(config: Path | None, host: str, port: int, log_level: str = "INFO") ->
     configure_logging(log_level)
     log = get_logger("frontdesk.serve")
     if config is None:
-        from simulators.sandbox import build_sandbox
+        from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
 
         api_key = os.environ.get("FRONTDESK_API_KEY") or secrets.token_urlsafe(24)
-        sandbox = build_sandbox(api_key=api_key)
+        password = os.environ.get("FRONTDESK_CONSOLE_PASSWORD") or secrets.token_urlsafe(12)
+        sandbox = build_sandbox(api_key=api_key, console_password=password)
         app = create_app(
             sandbox.settings,
             transport_factory=sandbox.transport_factory,
@@ -36,6 +37,12 @@ def serve(config: Path | None, host: str, port: int, log_level: str = "INFO") ->
         print(
             f"Try: curl -H 'Authorization: Bearer {api_key}' "
             f"'http://{host}:{port}/v1/patients?family=Garcia'",
+            file=sys.stderr,
+            flush=True,
+        )
+        print(
+            f"SANDBOX desk console: http://{host}:{port}/console  "
+            f"user: {SANDBOX_CONSOLE_USER}  password: {password}",
             file=sys.stderr,
             flush=True,
         )

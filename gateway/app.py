@@ -17,11 +17,23 @@ from .audit import AuditSink
 from .bootstrap import Adapters, PayerTransportFactory, TransportFactory, bootstrap
 from .cache import Cache
 from .client_limit import ClientLimit
+from .console.install import install_console
 from .errors import install_error_handlers
 from .metrics import GatewayMetrics
 from .middleware import BodyLimit, install_middleware
 from .openapi import install_openapi
-from .routers import appointments, coverage, directory, health, patients, slots
+from .routers import (
+    appointments,
+    coverage,
+    directory,
+    events,
+    health,
+    hooks,
+    money,
+    patients,
+    slots,
+    waitlist,
+)
 from .settings import Settings
 
 __all__ = ["TransportFactory", "create_app"]
@@ -81,7 +93,19 @@ def create_app(
     app.add_middleware(ClientLimit)
     install_middleware(app)
     # Routes match in order; the coverage check, the busiest call, is tried first.
-    for module in (coverage, health, patients, slots, appointments, directory):
+    for module in (
+        coverage,
+        health,
+        patients,
+        slots,
+        appointments,
+        directory,
+        waitlist,
+        events,
+        hooks,
+        money,
+    ):
         app.include_router(module.router)
+    install_console(app)
     install_openapi(app)
     return app

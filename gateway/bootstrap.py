@@ -11,38 +11,61 @@ halfway through closes what was already built. Tests and the sandbox hand in
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from saq import Worker
 
 from .audit import AuditSink, FileAuditSink
+from .batch_queue import BatchQueue, BatchStore
 from .cache import Cache, CacheKeys, MemoryCache, RedisCache
 from .client_limit import ClientSlots
 from .connections import payer_port, source_client
+from .console.runtime import build_console
 from .context import note_index_read
+from .events import EventLog, StreamSlots
 from .identity.index import PersonIndex
 from .identity.model import DEFAULT_MODEL_DIR, MatchModel
 from .identity.store import IndexStore, MemoryIndexStore, RedisIndexStore
-from .jobs import JobQueue, JobWorker
 from .logs import get_logger
 from .metrics import GatewayMetrics
-from .runtime import CoverageRuntime, Runtime
+from .pacing import PacedPayer, Pacer, close_storage, limiter_storage, rate_item
+from .redis_conn import connect_cluster, parse_redis_url, redis_client
+from .runtime import BatchRuntime, CoverageRuntime, Runtime
 from .sealing import Sealer, derive_key
 from .security import Authenticator
 from .services.booking import BookingPorts
+from .services.business_days import BusinessCalendar
 from .services.coverage import CoverageDesk
-from .services.coverage_batch import batch_handler
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore, SingleFlight, TtlPolicy
+from .services.gfe_store import GfeStore, MemoryGfeStore, RedisGfeStore
 from .services.holds import HoldStore
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.payers import PayerPort
+from .services.prices import build_price_book
 from .services.scheduling import ProposalStore, scheduler_for
 from .services.slots import SlotSearch
+from .services.waitlist import EntryStore, OfferDesk
+from .services.watch import (
+    ChangeFeed,
+    ChangeHandler,
+    RestHooks,
+    SourceWatch,
+    hook_token,
+    watch_mode,
+)
 from .settings import PayerConfig, Settings, SourceConfig, TenantConfig
 from .sources import SourceHandle, TenantSources
+from .state import MemoryState, RedisState, SharedState
 
 __all__ = ["Adapters", "PayerTransportFactory", "TransportFactory", "bootstrap"]
 
@@ -52,8 +75,13 @@ log = get_logger(__name__)
 TransportFactory = Callable[[SourceConfig], httpx.AsyncBaseTransport | None]
 # Builds the httpx transport for a payer; tests pass an ASGI transport to the payer simulator.
 PayerTransportFactory = Callable[[PayerConfig], httpx.AsyncBaseTransport | None]
-# How long shutdown waits for batch workers stuck in an upstream call.
+# How long shutdown waits for in-process batch workers to hand their items back.
 _WORKER_STOP_SECONDS = 5.0
+# The batch queue's connection blocks up to a second waiting for work: its socket waits
+# longer than that, unlike the cache's, whose commands never block.
+_QUEUE_SOCKET_SECONDS = 10.0
+# Event streams one client may hold open in one process.
+_STREAMS_PER_CLIENT = 8
 
 
 @dataclass(frozen=True)
@@ -64,6 +92,7 @@ class Adapters:
     payer_transports: PayerTransportFactory | None = None
     cache: Cache | None = None
     audit: AuditSink | None = None
+    state: SharedState | None = None
 
 
 async def bootstrap(
@@ -74,6 +103,8 @@ async def bootstrap(
 ) -> Runtime:
     keys = CacheKeys(settings.cache.hash_key.read())
     cache = _cache(settings, stack, metrics, adapters)
+    if isinstance(cache, RedisCache):
+        await connect_cluster(cache.client)
     audit = _audit(settings, stack, adapters)
     tenants = {
         t.id: _tenant_sources(t, stack, metrics, cache, keys, adapters) for t in settings.tenants
@@ -89,6 +120,11 @@ async def bootstrap(
         )
         for tenant_id, sources in tenants.items()
     }
+    sealer = _sealer(settings)
+    state = _state(settings, stack, adapters)
+    events = EventLog(state)
+    entries = EntryStore(state, sealer)
+    holds = {tenant_id: HoldStore(cache, keys, tenant_id) for tenant_id in tenants}
     slots = {
         tenant_id: SlotSearch(
             sources=sources,
@@ -101,21 +137,40 @@ async def bootstrap(
         )
         for tenant_id, sources in tenants.items()
     }
+    waitlists = {
+        tenant_id: OfferDesk(
+            sources=sources,
+            slots=slots[tenant_id],
+            holds=holds[tenant_id],
+            entries=entries,
+            state=state,
+            sealer=sealer,
+            events=events,
+            offer_seconds=settings.waitlist.offer_seconds,
+            deadline_seconds=settings.source_deadline_seconds,
+        )
+        for tenant_id, sources in tenants.items()
+    }
     booking = {
         tenant_id: BookingPorts(
             sources=sources,
             cache=cache,
             keys=keys,
-            holds=HoldStore(cache, keys, tenant_id),
+            holds=holds[tenant_id],
             slots=slots[tenant_id],
             idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
             deadline_seconds=settings.source_deadline_seconds,
             on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
             index=identity.get(tenant_id),
+            listener=waitlists[tenant_id],
         )
         for tenant_id, sources in tenants.items()
     }
-    coverage = _coverage(settings, stack, tenants, cache, keys, adapters)
+    coverage = _coverage(settings, stack, tenants, cache, keys, sealer, adapters)
+    if coverage.batch is not None:
+        await connect_cluster(coverage.batch.queue.redis)
+    watches = _watch(settings, stack, tenants, cache, keys, state, waitlists)
+    money = _money(settings, stack, tenants, coverage, keys, sealer, metrics)
     return Runtime(
         settings=settings,
         authenticator=Authenticator(settings.api_clients, settings.jwt),
@@ -137,6 +192,10 @@ async def bootstrap(
         },
         slots=slots,
         coverage=coverage,
+        events=events,
+        event_streams=StreamSlots(per_client=_STREAMS_PER_CLIENT),
+        waitlists=waitlists,
+        watches=watches,
         client_slots=ClientSlots(
             default_limit=settings.client_max_concurrent_requests,
             limits={
@@ -146,6 +205,8 @@ async def bootstrap(
             },
         ),
         identity=identity,
+        money=money,
+        console=build_console(settings, cache, keys),
     )
 
 
@@ -201,6 +262,80 @@ def _identity(
     return out
 
 
+def _state(settings: Settings, stack: AsyncExitStack, adapters: Adapters) -> SharedState:
+    if adapters.state is not None:
+        return adapters.state
+    if not settings.cache.redis_url:
+        return MemoryState()
+    state = RedisState.from_url(settings.cache.redis_url)
+    stack.push_async_callback(state.aclose)
+    return state
+
+
+def _watch(
+    settings: Settings,
+    stack: AsyncExitStack,
+    tenants: dict[str, TenantSources],
+    cache: Cache,
+    keys: CacheKeys,
+    state: SharedState,
+    waitlists: dict[str, OfferDesk],
+) -> dict[tuple[str, str], SourceWatch]:
+    """A watcher per source (changes made in the EHR itself) and a sweeper per tenant
+    (offers whose window ended), running as long as the app."""
+    hooks = settings.hooks
+    secret = hooks.secret.read() if hooks.secret is not None else None
+    base = str(hooks.public_base_url).rstrip("/") if hooks.public_base_url else None
+    watches: dict[tuple[str, str], SourceWatch] = {}
+    for tenant_id, sources in tenants.items():
+        handler = ChangeHandler(tenant_id, cache, keys, waitlists[tenant_id])
+        for handle in sources.all():
+            mode = watch_mode(
+                handle.config, handle.client.profile.watch, hooks=bool(base and secret)
+            )
+            rest_hooks = (
+                RestHooks(
+                    handle,
+                    endpoint=f"{base}/v1/hooks/{tenant_id}/{handle.id}",
+                    secret=hook_token(secret, tenant_id, handle.id),
+                )
+                if mode == "subscription" and base and secret
+                else None
+            )
+            watches[(tenant_id, handle.id)] = SourceWatch(
+                tenant=tenant_id,
+                handle=handle,
+                feed=ChangeFeed(tenant_id, handle, state, handler.changed, handler.backlog),
+                cache=cache,
+                keys=keys,
+                mode=mode,
+                interval_seconds=handle.config.watch_interval_seconds,
+                hooks=rest_hooks,
+            )
+    loop = asyncio.get_running_loop()
+    tasks = [
+        loop.create_task(w.run(), name=f"watch-{t}-{s}")
+        for (t, s), w in watches.items()
+        if w.mode != "off"
+    ]
+    tasks += [
+        loop.create_task(desk.sweep_forever(settings.waitlist.sweep_seconds), name=f"sweep-{t}")
+        for t, desk in waitlists.items()
+    ]
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=_WORKER_STOP_SECONDS)
+        for watch in watches.values():
+            await watch.stop()
+        for desk in waitlists.values():
+            await asyncio.wait_for(desk.drain(), timeout=_WORKER_STOP_SECONDS)
+
+    stack.push_async_callback(stop)
+    return watches
+
+
 def _audit(settings: Settings, stack: AsyncExitStack, adapters: Adapters) -> AuditSink:
     if adapters.audit is not None:
         return adapters.audit
@@ -235,6 +370,7 @@ def _coverage(
     tenants: dict[str, TenantSources],
     cache: Cache,
     keys: CacheKeys,
+    sealer: Sealer,
     adapters: Adapters,
 ) -> CoverageRuntime:
     config = settings.cache
@@ -247,14 +383,17 @@ def _coverage(
             data_error=config.eligibility_data_error_ttl_seconds,
             last_good=config.eligibility_stale_ttl_seconds,
         ),
-        _sealer(settings),
+        sealer,
     )
     budget = settings.coverage_budget_seconds
     # One flight table per process: in-process waiters share a task, others poll the lock.
     flights = SingleFlight(store, lock_ttl=budget + 5)
+    pacers = _pacers(settings, stack)
     desks: dict[str, CoverageDesk] = {}
+    batch_desks: dict[str, CoverageDesk] = {}
     for tenant in settings.tenants:
-        ports: dict[str, PayerPort] = {}
+        realtime: dict[str, PayerPort] = {}
+        batch: dict[str, PayerPort] = {}
         for payer in tenant.payers:
             transport = adapters.payer_transports(payer) if adapters.payer_transports else None
             built = payer_port(payer, transport=transport, budget_seconds=budget)
@@ -262,27 +401,108 @@ def _coverage(
                 continue
             http, port = built
             stack.push_async_callback(http.aclose)
-            ports[payer.id] = port
+            pacer = pacers.get(payer.id)
+            realtime[payer.id] = PacedPayer(port, pacer, "realtime") if pacer else port
+            batch[payer.id] = PacedPayer(port, pacer, "batch") if pacer else port
         desks[tenant.id] = CoverageDesk(
             tenant=tenant,
             sources=tenants[tenant.id],
-            payers=ports,
+            payers=realtime,
             store=store,
             flights=flights,
             budget_seconds=budget,
             source_deadline_seconds=settings.source_deadline_seconds,
         )
-    queue = JobQueue(cache)
-    handler = batch_handler(desks, per_payer=settings.coverage_batch_per_payer)
-    # Called from the lifespan, so a loop is running: the workers live as long as the app.
-    loop = asyncio.get_running_loop()
-    workers = [
-        loop.create_task(JobWorker(queue, handler).run_forever(), name=f"coverage-batch-{i}")
-        for i in range(settings.coverage_batch_workers)
-    ]
+        batch_desks[tenant.id] = dataclasses.replace(desks[tenant.id], payers=batch)
+    return CoverageRuntime(desks=desks, store=store, batch=_batch(settings, stack, batch_desks))
+
+
+def _pacers(settings: Settings, stack: AsyncExitStack) -> dict[str, Pacer]:
+    """A shared window per payer with a ``rate_limit`` (``gateway.pacing``)."""
+    paced = [p for t in settings.tenants for p in t.payers if p.rate_limit]
+    if not paced:
+        return {}
+    url = settings.cache.redis_url
+    storage = limiter_storage(parse_redis_url(url) if url else None)
+    stack.push_async_callback(close_storage, storage)
+    return {
+        p.id: Pacer(storage, rate_item(p.rate_limit or ""), p.id, batch_share=p.batch_share)
+        for p in paced
+    }
+
+
+def _batch(
+    settings: Settings, stack: AsyncExitStack, desks: dict[str, CoverageDesk]
+) -> BatchRuntime | None:
+    """The batch queue on the configured Redis (none without one), and the in-process
+    workers ``coverage_batch_workers`` asks for."""
+    url = settings.cache.redis_url
+    if not url:
+        return None
+    client = redis_client(
+        parse_redis_url(url),
+        socket_connect_timeout=2.0,
+        socket_timeout=_QUEUE_SOCKET_SECONDS,
+        health_check_interval=5,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    )
+    stack.push_async_callback(client.aclose)
+    queue = BatchQueue(client, BatchStore(client, _sealer(settings)))
+    stack.push_async_callback(queue.close)
+    batch = BatchRuntime(
+        queue=queue,
+        desks=desks,
+        tries=settings.coverage_batch_tries,
+        heartbeat=settings.coverage_batch_heartbeat_seconds,
+        concurrency=settings.coverage_batch_concurrency,
+    )
+    workers = [batch.worker(f"-{i}") for i in range(settings.coverage_batch_workers)]
     if workers:
-        stack.push_async_callback(_stop_workers, workers)
-    return CoverageRuntime(desks=desks, store=store, queue=queue)
+        # Called from the lifespan, so a loop is running: the workers live as long as the app.
+        loop = asyncio.get_running_loop()
+        tasks = [
+            loop.create_task(w.start(), name=f"coverage-batch-{i}") for i, w in enumerate(workers)
+        ]
+        stack.push_async_callback(_stop_workers, workers, tasks)
+    return batch
+
+
+def _money(
+    settings: Settings,
+    stack: AsyncExitStack,
+    tenants: dict[str, TenantSources],
+    coverage: CoverageRuntime,
+    keys: CacheKeys,
+    sealer: Sealer,
+    metrics: GatewayMetrics,
+) -> dict[str, MoneyDesk]:
+    """Each tenant's prices (read now: a price file that doesn't load stops the start,
+    naming its row) and the good-faith estimates, in Redis when there is one."""
+    gfes: GfeStore
+    if settings.cache.redis_url:
+        redis = redis_client(
+            parse_redis_url(settings.cache.redis_url),
+            socket_connect_timeout=0.5,
+            socket_timeout=2.0,
+        )
+        stack.push_async_callback(redis.aclose)
+        gfes = RedisGfeStore(redis, keys, sealer)
+    else:
+        gfes = MemoryGfeStore()
+    return {
+        tenant.id: MoneyDesk(
+            tenant=tenant,
+            sources=tenants[tenant.id],
+            coverage=coverage.desks[tenant.id],
+            store=coverage.store,
+            book=build_price_book(tenant.billing, tenant.payers),
+            gfes=gfes,
+            calendar=BusinessCalendar(tenant.billing.business_days, tenant.billing.holidays),
+            deadline_seconds=settings.source_deadline_seconds,
+            on_gfe=lambda outcome: metrics.gfe_bookings.labels(outcome).inc(),
+        )
+        for tenant in settings.tenants
+    }
 
 
 def _sealer(settings: Settings) -> Sealer:
@@ -294,11 +514,11 @@ def _sealer(settings: Settings) -> Sealer:
     return Sealer([("hk", derive_key(settings.cache.hash_key.read(), purpose="cache"))])
 
 
-async def _stop_workers(workers: list[asyncio.Task[None]]) -> None:
-    for task in workers:
-        task.cancel()
+async def _stop_workers(workers: list[Worker[Any]], tasks: list[asyncio.Task[None]]) -> None:
+    # saq cancels what is running and puts those items back on the queue for another try.
+    await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
     # Bounded: shutdown must never hang on a worker stuck in an upstream call.
-    await asyncio.wait(workers, timeout=_WORKER_STOP_SECONDS)
-    for task in workers:
+    await asyncio.wait(tasks, timeout=_WORKER_STOP_SECONDS)
+    for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.warning("batch_worker_failed", error=type(task.exception()).__name__)

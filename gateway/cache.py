@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .logs import get_logger
+from .redis_conn import AnyRedis, parse_redis_url, redis_client
 
 __all__ = ["Cache", "CacheKeys", "MemoryCache", "RedisCache", "Release", "Write"]
 
@@ -58,7 +58,10 @@ class Cache(Protocol):
         True if applied."""
         ...
 
-    async def incr(self, key: str) -> int: ...
+    async def incr(self, key: str, ttl_seconds: float = 0) -> int:
+        """Add one; a counter this call creates expires after ``ttl_seconds`` (0: never)."""
+        ...
+
     async def ping(self) -> bool: ...
 
 
@@ -77,8 +80,12 @@ class CacheKeys:
         return h.hexdigest()
 
     def key(self, kind: str, tenant: str, *parts: str) -> str:
-        """``fd:<kind>:<tenant>:<hash of parts>``; kind and tenant are config ids, not PHI."""
-        return f"{self._prefix}:{kind}:{tenant}:{self.digest(*parts)}"
+        """``fd:<kind>:<tenant>:{<hash of parts>}``; kind and tenant are config ids, not PHI.
+
+        The hash is a Redis Cluster hash tag: every key about the same parts (a flight's
+        lock, its outcome and the answers it publishes in one pipeline) lives in one slot,
+        so a pipeline or script over them runs on one node, in order."""
+        return f"{self._prefix}:{kind}:{tenant}:{{{self.digest(*parts)}}}"
 
     def plain(self, kind: str, tenant: str, name: str) -> str:
         """A key from configuration ids only (counters, generations)."""
@@ -130,10 +137,14 @@ class MemoryCache:
             await self.release(key, value)
         return True
 
-    async def incr(self, key: str) -> int:
+    async def incr(self, key: str, ttl_seconds: float = 0) -> int:
         async with self._lock:
-            current = int(self._live(key) or b"0") + 1
-            self._data[key] = (str(current).encode(), None)
+            live = self._live(key)
+            current = int(live or b"0") + 1
+            expires = self._data[key][1] if live is not None else None
+            if live is None and ttl_seconds > 0:
+                expires = self._clock() + ttl_seconds
+            self._data[key] = (str(current).encode(), expires)
             return current
 
     async def ping(self) -> bool:
@@ -146,35 +157,36 @@ class MemoryCache:
 class RedisCache:
     """Redis behind the Cache port, degrading to a miss when Redis is away."""
 
-    def __init__(
-        self, client: aioredis.Redis, on_error: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, client: AnyRedis, on_error: Callable[[str], None] | None = None) -> None:
         self._redis = client
         self._on_error = on_error
         self._healthy = True
 
     @classmethod
     def from_url(cls, url: str, on_error: Callable[[str], None] | None = None) -> RedisCache:
-        client = aioredis.Redis.from_url(
-            url,
+        """A cache on any form of ``cache.redis_url`` (``gateway.redis_conn``)."""
+        client = redis_client(
+            parse_redis_url(url),
             socket_connect_timeout=0.5,
             socket_timeout=0.5,
             health_check_interval=5,
             # After Redis restarts, every pooled connection is dead and its next command
-            # fails once: one immediate retry reconnects it. Timeouts are not retried,
-            # so a hung Redis still costs a request one timeout, not several.
+            # fails once: one immediate retry reconnects it (behind Sentinel, to the primary
+            # the sentinels name now). Timeouts are not retried, so a hung Redis still costs
+            # a request one timeout, not several.
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(client, on_error)
 
     @property
-    def healthy(self) -> bool:
-        return self._healthy
+    def client(self) -> AnyRedis:
+        """The redis-py client, for what needs Redis itself (the batch queue and its store, the
+        person index)."""
+        return self._redis
 
     @property
-    def client(self) -> aioredis.Redis:
-        """The pooled client, for stores that need more than get/set (the person index)."""
-        return self._redis
+    def healthy(self) -> bool:
+        return self._healthy
 
     def _failed(self, op: str, exc: RedisError) -> None:
         if self._healthy:
@@ -229,7 +241,8 @@ class RedisCache:
 
     async def release(self, key: str, value: bytes) -> None:
         try:
-            await self._redis.eval(_RELEASE, 1, key, value)
+            # redis-py 7 types its commands sync-or-async; the asyncio client awaits.
+            await self._redis.eval(_RELEASE, 1, key, value)  # type: ignore[misc]
         except RedisError as exc:
             self._failed("release", exc)
             return
@@ -254,9 +267,16 @@ class RedisCache:
         self._ok()
         return True
 
-    async def incr(self, key: str) -> int:
+    async def incr(self, key: str, ttl_seconds: float = 0) -> int:
         try:
-            value = int(await self._redis.incr(key))
+            if ttl_seconds > 0:
+                # EXPIRE NX: only the call that created the counter starts its clock.
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.incr(key)
+                pipe.pexpire(key, max(1, int(ttl_seconds * 1000)), nx=True)
+                value = int((await pipe.execute())[0])
+            else:
+                value = int(await self._redis.incr(key))
         except RedisError as exc:
             self._failed("incr", exc)
             return -1
@@ -265,7 +285,7 @@ class RedisCache:
 
     async def ping(self) -> bool:
         try:
-            ok = bool(await self._redis.ping())
+            ok = bool(await self._redis.ping())  # type: ignore[misc]
         except RedisError as exc:
             self._failed("ping", exc)
             return False

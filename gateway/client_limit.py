@@ -71,6 +71,9 @@ class ClientSlots:
             del self._slots[client]
 
 
+EVENTS = "/v1/events"
+
+
 class ClientLimit:
     """ASGI middleware over /v1: identify the client, hold one of its slots while the
     request runs. An unidentified caller passes through to be refused by the route."""
@@ -81,7 +84,9 @@ class ClientLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         runtime = getattr(scope["app"].state, "runtime", None) if scope["type"] == "http" else None
-        if runtime is None or not scope["path"].startswith("/v1/"):
+        # An event stream stays open for hours: it has its own cap (``events``), not a
+        # request slot it would never give back.
+        if runtime is None or not scope["path"].startswith("/v1/") or scope["path"] == EVENTS:
             await self.app(scope, receive, send)
             return
         raw = header(scope, b"authorization")

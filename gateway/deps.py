@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
+from .events import TenantEvents
 from .problems import ProblemError
 from .runtime import CoverageRuntime, Runtime
 from .scope_headers import header
@@ -23,8 +24,10 @@ from .security import NotAuthenticated, Principal
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
 from .services.directory import Directory
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
+from .services.waitlist import OfferDesk
 from .settings import Settings
 from .sources import TenantSources
 
@@ -34,12 +37,15 @@ __all__ = [
     "CoverageDeskDep",
     "CurrentPrincipal",
     "DirectoryDep",
+    "EventsDep",
     "FreshDep",
+    "MoneyDep",
     "RecordsDep",
     "RuntimeDep",
     "SettingsDep",
     "SlotSearchDep",
     "TenantDep",
+    "WaitlistDep",
     "authenticate",
     "authorize",
     "json_body",
@@ -208,3 +214,24 @@ async def records(runtime: RuntimeDep, principal: CurrentPrincipal) -> RecordPor
 
 
 RecordsDep = Annotated[RecordPorts, Depends(records)]
+
+
+async def money_desk(runtime: RuntimeDep, principal: CurrentPrincipal) -> MoneyDesk:
+    return runtime.money[principal.tenant]
+
+
+MoneyDep = Annotated[MoneyDesk, Depends(money_desk)]
+
+
+async def waitlist(runtime: RuntimeDep, principal: CurrentPrincipal) -> OfferDesk:
+    return runtime.waitlists[principal.tenant]
+
+
+WaitlistDep = Annotated[OfferDesk, Depends(waitlist)]
+
+
+async def tenant_events(runtime: RuntimeDep, principal: CurrentPrincipal) -> TenantEvents:
+    return TenantEvents(runtime.events, principal.tenant)
+
+
+EventsDep = Annotated[TenantEvents, Depends(tenant_events)]

@@ -21,6 +21,7 @@ from .context import request_id
 from .logs import get_logger
 from .problems import ProblemError, problem_response
 from .services.errors import ServiceError
+from .state import StateUnavailable
 
 __all__ = ["install_error_handlers"]
 
@@ -42,6 +43,13 @@ _SERVICE_STATUS = {
     "idempotency_conflict": 409,
     "concurrent_update": 409,
     "reschedule_incomplete": 502,
+    "balance_unavailable": 404,
+    "bill_unavailable": 404,
+    "gfe_incomplete": 409,
+    "gfe_not_issued": 409,
+    "gfe_unavailable": 503,
+    "already_waitlisted": 409,
+    "patient_not_in_source": 409,
     "identity_disabled": 409,
 }
 
@@ -110,6 +118,18 @@ def install_error_handlers(app: FastAPI) -> None:
             f"source {getattr(exc, 'source', '?')}: {type(exc).__name__}",
             request_id=request_id(),
             headers=headers,
+        )
+
+    @app.exception_handler(StateUnavailable)
+    async def _state(request: Request, exc: StateUnavailable) -> Response:
+        log.warning("state_unavailable", error=str(exc))
+        return problem_response(
+            503,
+            "state_unavailable",
+            "The gateway's shared state is unavailable",
+            "the waitlist and event stream are kept in Redis, which did not answer; retry",
+            request_id=request_id(),
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(MappingError)

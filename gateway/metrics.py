@@ -49,3 +49,10 @@ class GatewayMetrics:
             ["source", "outcome"],
             registry=self.registry,
         )
+        self.gfe_bookings = Counter(
+            "frontdesk_gfe_bookings_total",
+            "Bookings by what they did about a good-faith estimate "
+            "(open, not_required, insured, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )

@@ -81,7 +81,10 @@ _UPSTREAM: dict[str, tuple[str, list[str]]] = {
         "An EHR or payer refused, garbled or sent unusable data.",
         ["upstream_error", "upstream_invalid", "upstream_auth", "reschedule_incomplete"],
     ),
-    "503": ("An EHR or payer is unavailable.", ["upstream_unavailable", "rate_limited"]),
+    "503": (
+        "An EHR or payer is unavailable, or the gateway's shared state (Redis).",
+        ["upstream_unavailable", "rate_limited", "state_unavailable"],
+    ),
     "504": ("An EHR did not answer in time.", ["upstream_timeout"]),
 }
 _WITH_BODY: dict[str, tuple[str, list[str]]] = {
@@ -92,6 +95,7 @@ _NOT_FOUND = ("Not found: no such record (or not this tenant's).", ["not_found"]
 # Refusals only some operations give, by operation id.
 _CONFLICTS: dict[str, list[str]] = {
     "bookAppointment": [
+        "patient_not_in_source",
         "slot_taken",
         "slot_held",
         "slot_unavailable",
@@ -101,6 +105,7 @@ _CONFLICTS: dict[str, list[str]] = {
         "concurrent_update",
     ],
     "rescheduleAppointment": [
+        "patient_not_in_source",
         "slot_taken",
         "slot_held",
         "slot_unavailable",
@@ -115,7 +120,18 @@ _CONFLICTS: dict[str, list[str]] = {
     "registerPatient": ["possible_duplicate"],
     "updatePatient": ["version_conflict"],
     "addPatientCoverage": ["version_conflict"],
+    "joinWaitlist": ["already_waitlisted"],
+    "issueGoodFaithEstimate": ["gfe_incomplete", "gfe_not_issued"],
+    "recordGfeBill": ["gfe_not_issued"],
+    "printGoodFaithEstimate": ["gfe_not_issued"],
 }
+# Not-found answers beyond "no such record", by operation id.
+_NOT_FOUND_CODES: dict[str, list[str]] = {
+    "patientBalance": ["balance_unavailable"],
+    "recordGfeBill": ["bill_unavailable"],
+}
+# The good-faith estimates live in Redis: when it is away they can't be reached.
+_GFE_STORE = ("The good-faith estimate store is not answering.", ["gfe_unavailable"])
 
 
 # Examples a desk app's developer starts from, by operation: parameter values and, for
@@ -123,9 +139,12 @@ _CONFLICTS: dict[str, list[str]] = {
 _PATIENT = "ZWhyLWEvUGF0aWVudC9wLTEwMDE"
 _SLOT = "ZWhyLWEvU2xvdC9zLWVoci1hLTAwMDE"
 _APPOINTMENT = "ZWhyLWEvQXBwb2ludG1lbnQvYS0x"
+_ENTRY = "wl-3f9a1c0d5e7b2a4c6d8e0f12"
+_GFE = "gfe-Qm9va2VkRGVza0I0"
 _EXAMPLES: dict[str, dict[str, Any]] = {
     "startCoverageBatch": {"body": {"date": "2026-12-08"}},
     "getCoverageBatch": {"parameters": {"job_id": "k3Jp0x9QeVh2"}},
+    "cancelCoverageBatch": {"parameters": {"job_id": "k3Jp0x9QeVh2"}},
     "searchPatients": {
         "parameters": {"family": "Garcia", "given": "Patricia", "birthdate": "1961-07-22"}
     },
@@ -169,6 +188,30 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "searchPractitioners": {"parameters": {"name": "Rivera", "specialty": "394814009"}},
     "searchLocations": {"parameters": {"name": "Main Street"}},
     "listVisitTypes": {"parameters": {"source": "ehr-a"}},
+    "joinWaitlist": {
+        "body": {
+            "patient_id": _PATIENT,
+            "service_type": "124",
+            "earliest": "2026-12-07",
+            "latest": "2026-12-31",
+            "min_notice_hours": 24,
+            "priority": "soon",
+            "note": "mornings only",
+        }
+    },
+    "listWaitlist": {"parameters": {"service_type": "124", "offered": False}},
+    "getWaitlistEntry": {"parameters": {"entry_id": _ENTRY}},
+    "leaveWaitlist": {"parameters": {"entry_id": _ENTRY}},
+    "listWaitlistOffers": {"parameters": {"patient": _PATIENT}},
+    "declineWaitlistOffer": {"parameters": {"slot_id": _SLOT}},
+    "streamEvents": {"parameters": {"Last-Event-ID": "1796562000000-0"}},
+    "receiveNotificationPost": {"parameters": {"tenant": "general", "source": "ehr-a"}},
+    "listGoodFaithEstimates": {"parameters": {"due_before": "2026-12-09"}},
+    "getGoodFaithEstimate": {"parameters": {"gfe_id": _GFE}},
+    "issueGoodFaithEstimate": {"parameters": {"gfe_id": _GFE}},
+    "printGoodFaithEstimate": {"parameters": {"gfe_id": _GFE}},
+    "recordGfeBill": {"parameters": {"gfe_id": _GFE}},
+    "patientBalance": {"parameters": {"patient_id": _PATIENT}},
 }
 
 
@@ -181,6 +224,21 @@ def _examples(operation: dict[str, Any]) -> None:
     if "body" in wanted and "requestBody" in operation:
         for content in operation["requestBody"].get("content", {}).values():
             content["example"] = wanted["body"]
+
+
+def _optional_not_null(operation: dict[str, Any]) -> None:
+    """An optional parameter is left out to say "none": it is never the text "null".
+    (FastAPI writes ``X | None`` as anyOf [X, null], which a client may read as leave to
+    send null.)"""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        branches = schema.get("anyOf")
+        if parameter.get("required") or not isinstance(branches, list):
+            continue
+        kept = [b for b in branches if b != {"type": "null"}]
+        if len(kept) == 1 and len(kept) < len(branches):
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            parameter["schema"] = {**kept[0], **rest}
 
 
 def _problem(description: str, codes: list[str]) -> dict[str, Any]:
@@ -216,11 +274,18 @@ def _document(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             operation["security"] = [{"bearer": []}]
             _examples(operation)
+            _optional_not_null(operation)
             wanted = dict(_EVERY_V1) | _UPSTREAM
             if "requestBody" in operation:
                 wanted |= _WITH_BODY
             if "{" in path or method == "get" or "requestBody" in operation:
                 wanted["404"] = _NOT_FOUND
+            extra_not_found = _NOT_FOUND_CODES.get(operation.get("operationId", ""))
+            if extra_not_found:
+                wanted["404"] = (_NOT_FOUND[0], [*_NOT_FOUND[1], *extra_not_found])
+            if path.startswith("/v1/gfe"):
+                codes = [*wanted["503"][1], *_GFE_STORE[1]]
+                wanted["503"] = (f"{wanted['503'][0]} {_GFE_STORE[0]}", codes)
             conflicts = _CONFLICTS.get(operation.get("operationId", ""))
             if conflicts:
                 wanted["409"] = ("The request conflicts with the record's state.", conflicts)

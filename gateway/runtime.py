@@ -4,33 +4,60 @@ per app and handed to routers through ``deps``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from saq import Worker
 
 from .audit import AuditSink
+from .batch_queue import BatchQueue, batch_worker
 from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
+from .console.runtime import ConsoleRuntime
+from .events import EventLog, StreamSlots
 from .identity.index import PersonIndex
-from .jobs import JobQueue
 from .metrics import GatewayMetrics
 from .security import Authenticator
 from .services.booking import BookingPorts
 from .services.coverage import CoverageDesk
+from .services.coverage_batch import item_function
 from .services.directory import Directory
 from .services.eligibility_cache import EligibilityStore
+from .services.money_desk import MoneyDesk
 from .services.patient_records import RecordPorts
 from .services.slots import SlotSearch
+from .services.waitlist import OfferDesk
+from .services.watch import SourceWatch
 from .settings import Settings
 from .sources import TenantSources
 
-__all__ = ["CoverageRuntime", "Runtime"]
+__all__ = ["BatchRuntime", "CoverageRuntime", "Runtime"]
+
+
+@dataclass(frozen=True)
+class BatchRuntime:
+    """Batch verification: its queue, and a desk per tenant whose payers are paced as batch
+    work (``gateway.pacing``)."""
+
+    queue: BatchQueue
+    desks: dict[str, CoverageDesk]
+    tries: int
+    heartbeat: int
+    concurrency: int
+
+    def worker(self, name: str = "") -> Worker[Any]:
+        """A saq worker for the batch's items (in `frontdesk worker`, or in the API)."""
+        function = item_function(self.queue.store, self.desks, heartbeat=self.heartbeat)
+        return batch_worker(self.queue, function, concurrency=self.concurrency, name=name)
 
 
 @dataclass(frozen=True)
 class CoverageRuntime:
-    """The coverage check's ports: a desk per tenant, the shared store, the batch queue."""
+    """The coverage check's ports: a desk per tenant, the shared store, and batch
+    verification (None without Redis: the queue lives there)."""
 
     desks: dict[str, CoverageDesk]
     store: EligibilityStore
-    queue: JobQueue
+    batch: BatchRuntime | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +75,15 @@ class Runtime:
     slots: dict[str, SlotSearch]
     coverage: CoverageRuntime
     client_slots: ClientSlots
+    events: EventLog
+    event_streams: StreamSlots
+    waitlists: dict[str, OfferDesk]
+    # (tenant, source) -> its watcher; the hook endpoint pokes it.
+    watches: dict[tuple[str, str], SourceWatch]
+    # Estimates, what to collect, good-faith estimates, balances: per tenant.
+    money: dict[str, MoneyDesk]
+    # The desk console's sessions, accounts and templates.
+    console: ConsoleRuntime | None = None
     # The person index per tenant (empty when settings.identity.enabled is off).
     identity: dict[str, PersonIndex] = field(default_factory=dict)
 

@@ -17,10 +17,16 @@ from mappers.model import (
     Slot,
 )
 
+from .money_schemas import CollectOut
 from .params import GATEWAY_ID_PATTERN, HOLD_TOKEN_PATTERN, TEXT_PATTERN, BodyDate
 
 __all__ = [
     "AppointmentOut",
+    "BatchFailure",
+    "BatchItem",
+    "BatchStarted",
+    "BatchStatus",
+    "BatchSummary",
     "BookingRequest",
     "CancelRequest",
     "CandidateOut",
@@ -45,6 +51,9 @@ __all__ = [
     "SlotOut",
     "SourceStatusOut",
     "VisitTypeOut",
+    "WaitlistEntryOut",
+    "WaitlistOfferOut",
+    "WaitlistRequest",
 ]
 
 T = TypeVar("T")
@@ -174,13 +183,15 @@ class CoverageBadge(BaseModel):
 
 class AppointmentOut(Appointment):
     """An appointment as a desk shows it. The day's worklist fills ``patient``,
-    ``practitioners``, ``location`` and ``visit_type``, and ``coverage`` when asked."""
+    ``practitioners``, ``location`` and ``visit_type``, and ``coverage`` and ``collect``
+    (what to collect at the visit) when asked."""
 
     patient: PatientBrief | None = None
     practitioners: list[Ref] = Field(default_factory=list)
     location: Ref | None = None
     visit_type: str | None = None
     coverage: CoverageBadge | None = None
+    collect: CollectOut | None = None
 
 
 class ConflictOut(BaseModel):
@@ -357,6 +368,52 @@ class CoverageBatchRequest(_In):
     date: BodyDate = Field(description="Check every patient with an appointment on this day.")
 
 
+class BatchItem(BaseModel):
+    """One patient's answer in a batch."""
+
+    patient_id: str
+    status: Literal["active", "inactive", "unknown", "error"]
+    stale: bool = Field(description="The payer did not answer; this is its last answer.")
+    payer_name: str | None = None
+    plan_name: str | None = None
+    reasons: list[str] = Field(description="What the desk should do about it, in words.")
+
+
+class BatchFailure(BaseModel):
+    """A patient the batch could not check after every try."""
+
+    patient_id: str
+    reason: str
+    attempts: int
+
+
+class BatchSummary(BaseModel):
+    active: int
+    inactive: int
+    needs_attention: int
+    failed: int
+
+
+class BatchStatus(BaseModel):
+    """Progress and outcome of a batch verification job."""
+
+    id: str
+    date: dt.date
+    state: Literal["running", "done", "cancelled"]
+    total: int = Field(description="Patients to check (each once, however many visits).")
+    done: int = Field(description="Patients finished: answered or failed.")
+    summary: BatchSummary
+    needs_attention: list[BatchItem]
+    inactive: list[BatchItem]
+    failed: list[BatchFailure]
+
+
+class BatchStarted(BatchStatus):
+    """The queued batch, with which EHRs listed the day's appointments."""
+
+    sources: list[SourceStatusOut]
+
+
 # --- patient records (registration, corrections, insurance) -----------------------------
 
 _Text40 = Annotated[str, Field(min_length=1, max_length=40, pattern=TEXT_PATTERN)]
@@ -383,13 +440,35 @@ class ContactIn(_In):
     use: _Use | None = None
 
 
+_ADDRESS_PARTS = ("city", "state", "postal_code", "country")
+# JSON Schema for "at least one of them": a line, or any other part present and not null.
+_ADDRESS_ANY_OF: list[Any] = [
+    {"required": ["line"], "properties": {"line": {"minItems": 1}}},
+    *({"required": [part], "properties": {part: {"type": "string"}}} for part in _ADDRESS_PARTS),
+]
+
+
 class AddressIn(_In):
+    """An address with at least a line, city, state, postal code or country."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"anyOf": _ADDRESS_ANY_OF},
+    )
+
     line: list[_Text100] = Field(default_factory=list, max_length=3)
     city: _Text100 | None = None
     state: _Text40 | None = None
     postal_code: _Text40 | None = None
     country: _Text40 | None = None
     use: Literal["home", "work", "temp", "old", "billing"] | None = None
+
+    @model_validator(mode="after")
+    def _says_where(self) -> AddressIn:
+        if not self.line and all(getattr(self, part) is None for part in _ADDRESS_PARTS):
+            raise ValueError("needs at least a line, city, state, postal code or country")
+        return self
 
 
 _LANGUAGE = Field(
@@ -551,3 +630,62 @@ class LinkDecisionOut(BaseModel):
     by: str
     at: str
     reason: str | None = None
+
+
+class WaitlistRequest(_In):
+    """A patient waiting for a visit type: offered the first freed slot that fits."""
+
+    patient_id: str = _ID
+    service_type: str = Field(
+        min_length=1, max_length=64, pattern=TEXT_PATTERN, description="The visit type code."
+    )
+    practitioner_id: str | None = Field(
+        default=None, max_length=300, pattern=GATEWAY_ID_PATTERN, description="Only with them."
+    )
+    location_id: str | None = Field(
+        default=None, max_length=300, pattern=GATEWAY_ID_PATTERN, description="Only there."
+    )
+    earliest: BodyDate = Field(description="The first day the patient could come.")
+    latest: BodyDate = Field(description="The last day the patient could come.")
+    min_notice_hours: int = Field(
+        default=24, ge=0, le=720, description="Notice the patient needs before the visit."
+    )
+    priority: Literal["urgent", "soon", "routine"] = Field(
+        default="routine", description="Offers go by priority, then by time waited."
+    )
+    note: str | None = _text(500, None)
+
+
+class WaitlistEntryOut(BaseModel):
+    id: str
+    patient_id: str
+    service_type: str
+    practitioner_id: str | None = None
+    location_id: str | None = None
+    earliest: dt.date
+    latest: dt.date
+    min_notice_hours: int
+    priority: Literal["urgent", "soon", "routine"]
+    note: str | None = None
+    created_at: dt.datetime
+    created_by: str
+    offer_slot_id: str | None = Field(
+        default=None, description="The slot offered to this patient now, if any."
+    )
+    passed: list[str] = Field(
+        default_factory=list, description="Slots the patient let pass (never offered again)."
+    )
+
+
+class WaitlistOfferOut(BaseModel):
+    """A freed slot held for a waitlisted patient until ``expires_at``: book it for
+    ``patient_id`` with ``hold_token`` (any desk of the hospital may), or decline it."""
+
+    slot_id: str
+    entry_id: str
+    patient_id: str = Field(description="The patient's record in the slot's EHR: book for it.")
+    hold_token: str
+    offered_at: dt.datetime
+    expires_at: dt.datetime
+    seconds_left: int
+    slot: SlotOut

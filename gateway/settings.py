@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,11 +31,15 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from .billing_config import BillingConfig
+
 __all__ = [
     "ApiClientConfig",
     "AuthConfig",
     "CacheConfig",
     "ConfigError",
+    "ConsoleConfig",
+    "ConsoleUserConfig",
     "EncryptionKeyConfig",
     "IdentityConfig",
     "PayerConfig",
@@ -55,6 +67,15 @@ Scope = Literal[
     "appointments:overbook",
     # Supervisors: say two records are the same person (the person index links them).
     "patients:link",
+    # The waitlist: read it and its offers; put patients on it and take them off.
+    "waitlist:read",
+    "waitlist:write",
+    # The event stream (offers, check-ins, conflicts found).
+    "events:read",
+    # Money at the desk: estimates, balances, good-faith estimates (read; open, issue,
+    # record a bill).
+    "billing:read",
+    "billing:write",
 ]
 ALL_SCOPES: tuple[Scope, ...] = (
     "patients:read",
@@ -67,6 +88,11 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "appointments:override",
     "appointments:overbook",
     "patients:link",
+    "waitlist:read",
+    "waitlist:write",
+    "events:read",
+    "billing:read",
+    "billing:write",
 )
 
 
@@ -150,6 +176,17 @@ class SourceConfig(_Config):
     auth: AuthConfig = AuthConfig()
     timeout_seconds: float = Field(default=8.0, gt=0, le=60)
     max_concurrency: int = Field(default=16, ge=1, le=256)
+    # How the gateway sees changes made in the EHR itself (its own desk, a portal):
+    # auto (the vendor profile's way: rest-hook Subscription where the server runs them,
+    # else a poll), subscription, poll (Slot and Appointment by _lastUpdated), or off
+    # (the slot cache's time to live is all there is).
+    watch: Literal["auto", "subscription", "poll", "off"] = "auto"
+    watch_interval_seconds: float = Field(default=30.0, ge=0.2, le=3600)
+    # The identifier system of this EHR's medical record numbers: lets the desk console
+    # find a patient by MRN and register one with the MRN the EHR gave.
+    mrn_system: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s|]+$")] | None = (
+        None
+    )
 
 
 class PayerConfig(_Config):
@@ -165,13 +202,25 @@ class PayerConfig(_Config):
     # ISA15: T (test) unless this deployment really queries the payer in production.
     x12_usage: Literal["T", "P"] = "T"
     x12_envelope: Literal["plain", "core"] = "plain"
-    # Real-time checks in flight to this payer at once (batch jobs share it).
+    # Checks in flight to this payer at once, per process.
     max_concurrency: int = Field(default=20, ge=1, le=256)
+    # The pace the payer's agreement allows from us, all gateway replicas and batch workers
+    # together (``gateway.pacing``), e.g. "20/second" or "600/minute"; None: unpaced.
+    rate_limit: str | None = None
+    # The share of that pace batch verification may use; the rest waits for real-time checks.
+    batch_share: float = Field(default=0.8, gt=0, le=1)
 
     @model_validator(mode="after")
     def _endpoint(self) -> PayerConfig:
         if self.transport != "none" and self.endpoint is None:
             raise ValueError(f"transport {self.transport} needs endpoint")
+        if self.rate_limit is not None:
+            from limits import parse
+
+            try:
+                parse(self.rate_limit)
+            except ValueError:
+                raise ValueError("rate_limit must read like 20/second or 600/minute") from None
         return self
 
 
@@ -190,12 +239,15 @@ class TenantConfig(_Config):
     conflict_buffer_minutes: int = Field(default=0, ge=0, le=240)
     # Extra bookings a slot may take when a desk overbooks on purpose (with the scope).
     overbook_limit: int = Field(default=1, ge=0, le=10)
+    # Prices, visit types and good-faith estimates (``billing_config``).
+    billing: BillingConfig = BillingConfig()
 
     @model_validator(mode="after")
     def _unique_sources(self) -> TenantConfig:
         ids = [s.id for s in self.sources]
         if len(ids) != len(set(ids)):
             raise ValueError("source ids must be unique within a tenant")
+        self.billing.check_payers({p.id for p in self.payers})
         return self
 
 
@@ -209,6 +261,47 @@ class ApiClientConfig(_Config):
     # Requests of this client in progress at once in one gateway process (None: the
     # default of Settings.client_max_concurrent_requests).
     max_concurrent_requests: int | None = Field(default=None, ge=1, le=10_000)
+
+
+ConsoleRole = Literal["desk", "supervisor"]
+
+
+class ConsoleUserConfig(_Config):
+    """A person who signs in to the desk console. Only an Argon2 hash of the password is
+    stored (``gateway.console.accounts.hash_password`` makes one)."""
+
+    username: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+    # Shown in the console's header; a staff name, not patient data.
+    display_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    password_hash: Annotated[str, Field(pattern=r"^\$argon2(id|i|d)\$", max_length=400)]
+    tenant: Slug
+    # desk: find, book, check in, register, check coverage; supervisor: also book over a
+    # conflict or overbook, see the payer's raw answer and the sources' state.
+    role: ConsoleRole = "desk"
+
+
+class ConsoleConfig(_Config):
+    """The desk console: who may sign in, and how long a session lives."""
+
+    users: list[ConsoleUserConfig] = Field(default_factory=list)
+    # Desks are shared: a session ends after this long without the person doing anything.
+    idle_minutes: int = Field(default=15, ge=1, le=240)
+    # And after this long whatever happens (a new sign-in is asked for).
+    max_hours: int = Field(default=12, ge=1, le=24)
+    # Failed sign-ins per user name (and per client address, four times as many) within
+    # lockout_minutes before further attempts are refused until the window ends.
+    max_failed_sign_ins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The session cookie's Secure flag: keep it on behind TLS; the sandbox on plain
+    # http://127.0.0.1 turns it off.
+    secure_cookie: bool = True
+
+    @model_validator(mode="after")
+    def _unique_users(self) -> ConsoleConfig:
+        names = [u.username for u in self.users]
+        if len(names) != len(set(names)):
+            raise ValueError("console user names must be unique")
+        return self
 
 
 class EncryptionKeyConfig(_Config):
@@ -230,7 +323,8 @@ class DirectoryTtl(_Config):
 
 
 class CacheConfig(_Config):
-    # None: in-memory cache (sandbox, tests); a Redis URL in production.
+    # None: in-memory cache (sandbox, tests); in production one of the forms that
+    # ``gateway.redis_conn`` reads: redis://, redis+sentinel://, redis+cluster://.
     redis_url: str | None = None
     slots_ttl_seconds: int = Field(default=30, ge=0, le=3600)
     # Practitioners, locations, visit types and their names change rarely; each kind has
@@ -254,6 +348,30 @@ class CacheConfig(_Config):
         if len(ids) != len(set(ids)):
             raise ValueError("encryption key ids must be unique")
         return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            from .redis_conn import parse_redis_url
+
+            parse_redis_url(value)  # its ValueError names the form, never the URL
+        return value
+
+
+class WaitlistConfig(_Config):
+    # How long a freed slot is held for the waitlisted patient it is offered to.
+    offer_seconds: int = Field(default=900, ge=5, le=3600)
+    # How often each gateway process looks for offers whose window ended.
+    sweep_seconds: float = Field(default=5.0, gt=0, le=300)
+
+
+class HooksConfig(_Config):
+    """Where EHRs send rest-hook notifications (the gateway's address as they reach it)
+    and the secret they present; without both, sources are polled instead."""
+
+    public_base_url: HttpUrl | None = None
+    secret: SecretRef | None = None
 
 
 class IdentityConfig(_Config):
@@ -288,18 +406,27 @@ class Settings(BaseSettings):
     tenants: list[TenantConfig] = Field(min_length=1)
     api_clients: list[ApiClientConfig] = Field(default_factory=list)
     jwt: JwtConfig | None = None
+    console: ConsoleConfig = ConsoleConfig()
     cache: CacheConfig = CacheConfig()
     identity: IdentityConfig = IdentityConfig()
+    waitlist: WaitlistConfig = WaitlistConfig()
+    hooks: HooksConfig = HooksConfig()
     # Audit events go to their own JSON-lines stream, never the application log.
     audit_path: Path = Path("audit.jsonl")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_date_range_days: int = Field(default=31, ge=1, le=366)
     source_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     coverage_budget_seconds: float = Field(default=20.0, gt=0, le=120)
-    # Batch verification workers in this process (0: this process only queues jobs) and
-    # how many batch checks each worker sends to one payer at once.
-    coverage_batch_workers: int = Field(default=1, ge=0, le=16)
-    coverage_batch_per_payer: int = Field(default=4, ge=1, le=64)
+    # Batch verification (a saq queue in Redis): workers inside this API process (0: the
+    # work is done by `frontdesk worker` processes), items each worker checks at once, tries
+    # per item before it lands in the batch's failed list, and the heartbeat after which a
+    # silent worker is presumed dead and its item handed to another.
+    coverage_batch_workers: int = Field(default=0, ge=0, le=16)
+    coverage_batch_concurrency: int = Field(default=8, ge=1, le=256)
+    coverage_batch_tries: int = Field(default=3, ge=1, le=10)
+    # A worker beats twice per period; a busy host's event loop can lag by a second, so a
+    # short period hands live workers' items to others (and spends their tries).
+    coverage_batch_heartbeat_seconds: int = Field(default=10, ge=1, le=60)
     # Fairness: one client's burst must not starve the others. Past this many requests in
     # progress, a client's next request waits at most client_queue_seconds (shorter than
     # any request's own deadline), then is refused with 429 and Retry-After.
@@ -324,6 +451,9 @@ class Settings(BaseSettings):
         for i, client in enumerate(self.api_clients):
             if client.tenant not in tenants:
                 raise ValueError(f"api_clients.{i}.tenant: unknown tenant {client.tenant!r}")
+        for i, user in enumerate(self.console.users):
+            if user.tenant not in tenants:
+                raise ValueError(f"console.users.{i}.tenant: unknown tenant {user.tenant!r}")
         return self
 
     def tenant(self, tenant_id: str) -> TenantConfig:

@@ -168,7 +168,12 @@ def main(base_a: str, base_b: str) -> int:
     call(
         "PUT",
         f"{base_a}/Schedule/{sched}",
-        {"resourceType": "Schedule", "id": sched, "active": True},
+        {
+            "resourceType": "Schedule",
+            "id": sched,
+            "active": True,
+            "actor": [{"display": "Dr Smoke"}],
+        },
     )
     call(
         "PUT",
@@ -204,6 +209,7 @@ def main(base_a: str, base_b: str) -> int:
                 "request": {"method": "POST", "url": "Patient"},
             },
             {
+                "fullUrl": "urn:uuid:0b8f3c5e-2f4a-4c1e-9a7d-5e6f7a8b9c0d",
                 "resource": {
                     "resourceType": "Coverage",
                     "status": "active",

@@ -4,10 +4,10 @@ No I/O, no settings, no logging of data: importing this package loads neither
 httpx, redis, ``connectors`` nor ``gateway`` (a test pins that).
 
 Entry points: ``from_fhir(resource, source=...)`` maps one FHIR R4 resource
-(Patient, Schedule, Slot, Appointment, Coverage, CoverageEligibilityResponse, and
-the directory: Practitioner, Organization, Location, PractitionerRole,
-HealthcareService) to its canonical record; ``from_bundle(bundle, source=...)``
-maps a Bundle page to a ``MappedBundle``; ``from_bundle_pages(pages, source=...)``
+(Patient, Schedule, Slot, Appointment, Coverage, CoverageEligibilityResponse, the
+directory: Practitioner, Organization, Location, PractitionerRole, HealthcareService,
+Account with its balances and Invoice) to its canonical record; ``from_bundle(bundle,
+source=...)`` maps a Bundle page to a ``MappedBundle``; ``from_bundle_pages(pages, source=...)``
 maps the pages of one search together (``_include``d records of any page resolve
 the matches' references). All raise only ``MappingError`` (with the field path).
 ``display_name`` is the one way a person's name is shown. What the gateway writes is
@@ -21,6 +21,7 @@ from .bundle import SUPPORTED_TYPES, MappedBundle, from_bundle, from_fhir
 from .errors import MappingError
 from .ids import GatewayId, InvalidId, decode_id, encode_id
 from .model import (
+    Account,
     Address,
     Appointment,
     Benefit,
@@ -34,6 +35,7 @@ from .model import (
     HealthcareService,
     HumanName,
     Identifier,
+    Invoice,
     Location,
     NewCoverage,
     NewPatient,
@@ -55,6 +57,7 @@ from .pages import MappedSearch, from_bundle_pages
 
 __all__ = [
     "SUPPORTED_TYPES",
+    "Account",
     "Address",
     "Appointment",
     "Benefit",
@@ -70,6 +73,7 @@ __all__ = [
     "HumanName",
     "Identifier",
     "InvalidId",
+    "Invoice",
     "Location",
     "MappedBundle",
     "MappedSearch",

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
 from ._primitives import OBJECT, Ctx, EntryIndex, as_list, as_str
+from .account import map_account
 from .appointment import map_appointment
 from .coverage import map_coverage
 from .eligibility import map_coverage_eligibility_response
 from .errors import MappingError
 from .healthcare_service import map_healthcare_service
+from .invoice import map_invoice
 from .location import map_location
 from .model import CanonicalRecord
 from .organization import map_organization
@@ -51,6 +53,8 @@ _MAPPERS: dict[str, _Mapper] = {
     "Location": map_location,
     "PractitionerRole": map_practitioner_role,
     "HealthcareService": map_healthcare_service,
+    "Account": map_account,
+    "Invoice": map_invoice,
 }
 SUPPORTED_TYPES = frozenset(_MAPPERS)
 # Upstream text copied into warnings (OperationOutcome diagnostics) is capped.

@@ -21,6 +21,9 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "Account",
+    "AccountBalance",
+    "AccountBalanceOrigin",
     "Address",
     "Appointment",
     "Benefit",
@@ -38,6 +41,7 @@ __all__ = [
     "HumanName",
     "IdOrigin",
     "Identifier",
+    "Invoice",
     "Location",
     "NewCoverage",
     "NewPatient",
@@ -410,6 +414,58 @@ class EligibilityRequest(_Model):
     trace_number: str
 
 
+# --- billing accounts ----------------------------------------------------------------
+
+# Where a balance was read: the R5 cross-version extension (Account.balance in FHIR R4,
+# http://hl7.org/fhir/5.0/StructureDefinition/extension-Account.balance) or Oracle
+# Health's own account-balance extension.
+AccountBalanceOrigin = Literal["r5-cross-version", "oracle-health"]
+
+
+class AccountBalance(_Model):
+    """One balance of an account, in USD."""
+
+    amount: Decimal
+    currency: str | None = None
+    # Who is expected to pay this part (R5 account-aggregate: patient, insurance, total);
+    # None where the EHR doesn't say (Oracle Health's extension: the account's balance,
+    # whose meaning follows from the account's type).
+    aggregate: str | None = None
+    # How old the balance is (R5 account-balance-term: current, 30, 60, 90, 120).
+    term: str | None = None
+    estimate: bool | None = None
+    origin: AccountBalanceOrigin
+
+
+class Account(Record):
+    """A billing account (FHIR R4 Account) with the balances the EHR states on it."""
+
+    status: str | None = None
+    # The coded type (v3-ActCode PBILLACCT ...) and its words; Oracle Health names its
+    # account types (financial-account, guarantor-balance, statement ...) in type.text.
+    type_code: str | None = None
+    type_text: str | None = None
+    name: str | None = None
+    patient_ids: list[str] = Field(default_factory=list)
+    guarantor_ids: list[str] = Field(default_factory=list)
+    encounter_ids: list[str] = Field(default_factory=list)
+    part_of_id: str | None = None
+    service_period_start: AwareDatetime | None = None
+    service_period_end: AwareDatetime | None = None
+    balances: list[AccountBalance] = Field(default_factory=list)
+
+
+class Invoice(Record):
+    """A bill (FHIR R4 Invoice): to whom, when, and its totals in USD."""
+
+    status: str | None = None
+    patient_id: str | None = None
+    date: AwareDatetime | None = None
+    # totalNet: what is asked after discounts; totalGross: before them.
+    total_net: Decimal | None = None
+    total_gross: Decimal | None = None
+
+
 # --- what the desk asks to write (outbound builders in ``mappers.outbound``) -------
 
 
@@ -485,4 +541,6 @@ CanonicalRecord = (
     | Location
     | PractitionerRole
     | HealthcareService
+    | Account
+    | Invoice
 )

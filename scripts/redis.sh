@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Start (installing it from Debian's packages if missing) or stop the Redis the tests use.
+# Start (installing it and redis-sentinel from Debian's packages if missing) or stop the Redis
+# the tests use.
 set -euo pipefail
 PORT="${REDIS_PORT:-6390}"
 DIR="$(cd "$(dirname "$0")/.." && pwd)/.run/redis"
 mkdir -p "$DIR"
 
 start() {
-  if ! command -v redis-server >/dev/null 2>&1; then
-    echo "redis-server not found: installing it with apt-get" >&2
+  # redis-sentinel: the fail-over tests start their own primary, replica and sentinels.
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-sentinel >/dev/null 2>&1; then
+    echo "redis-server or redis-sentinel not found: installing them with apt-get" >&2
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-sentinel >/dev/null
   fi
   if redis-cli -p "$PORT" ping >/dev/null 2>&1; then
     echo "redis://127.0.0.1:$PORT/0"; return 0

@@ -174,7 +174,7 @@ class RedisIndexStore:
 
     async def keys_of(self, tenant: str, gen: str, record_id: str) -> list[str] | None:
         try:
-            raw = await self._redis.hget(self._r(tenant, gen, record_id), "k")
+            raw = await self._redis.hget(self._r(tenant, gen, record_id), "k")  # type: ignore[misc]
         except RedisError as exc:
             self._failed("keys_of", exc)
             return None
@@ -209,7 +209,7 @@ class RedisIndexStore:
 
     async def remove(self, tenant: str, gen: str, record_id: str) -> None:
         try:
-            raw = await self._redis.hmget(self._r(tenant, gen, record_id), ["c", "k"])
+            raw = await self._redis.hmget(self._r(tenant, gen, record_id), ["c", "k"])  # type: ignore[misc]
             cluster, keys = raw
             pipe = self._redis.pipeline(transaction=False)
             for key in json.loads(keys) if keys else []:

@@ -12,11 +12,15 @@ from ..deps import (
     CoverageDep,
     CurrentPrincipal,
     DirectoryDep,
+    EventsDep,
+    MoneyDep,
     RuntimeDep,
     TenantDep,
     require_scope,
 )
+from ..events import TenantEvents
 from ..middleware import note_audit
+from ..money_schemas import CheckedIn
 from ..params import (
     DATE_PATTERN,
     DESK_TIME_PATTERN,
@@ -43,6 +47,7 @@ from ..services.desk_time import day_bounds, parse_desk_day, parse_desk_time
 from ..services.errors import InvalidRequest
 from ..services.worklist import WorklistQuery, day_worklist
 from ..sources import TenantSources
+from . import money_hooks
 
 router = APIRouter(prefix="/v1/appointments", tags=["appointments"])
 _Read = Depends(require_scope("appointments:read"))
@@ -102,12 +107,17 @@ def _reasons(body: BookingRequest | RescheduleRequest) -> str | None:
     dependencies=[_Write],
     status_code=201,
     operation_id="bookAppointment",
-    responses={201: {"headers": _CONFLICT_CHECK_HEADER}, 200: {"headers": _CONFLICT_CHECK_HEADER}},
+    responses={
+        201: {"headers": {**_CONFLICT_CHECK_HEADER, **money_hooks.GFE_HEADER}},
+        200: {"headers": {**_CONFLICT_CHECK_HEADER, **money_hooks.GFE_HEADER}},
+    },
 )
 async def book_appointment(
     request: Request,
     response: Response,
     ports: BookingDep,
+    events: EventsDep,
+    money: MoneyDep,
     principal: CurrentPrincipal,
     body: BookingRequest,
     idempotency_key: IdempotencyKey,
@@ -140,6 +150,8 @@ async def book_appointment(
         ),
     )
     appointment = booked.appointment
+    if booked.conflict_check == "overridden" and not booked.replayed:
+        await events.publish("conflict.found", {"appointment_id": appointment.id})
     note_audit(
         request,
         "appointment.book",
@@ -152,6 +164,7 @@ async def book_appointment(
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/appointments/{appointment.id}"
     response.headers["Conflict-Check"] = _conflict_header(booked)
+    await money_hooks.booked(money, appointment, response)
     return appointment
 
 
@@ -177,6 +190,7 @@ async def list_appointments(
     sources: TenantDep,
     directory: DirectoryDep,
     coverage: CoverageDep,
+    money: MoneyDep,
     patient: Annotated[
         str | None,
         Query(
@@ -199,8 +213,11 @@ async def list_appointments(
     practitioner: GatewayIdQuery = None,
     source: SourceQuery = None,
     include: Annotated[
-        list[Literal["coverage"]] | None,
-        Query(description="coverage: each patient's latest coverage answer, as a badge."),
+        list[Literal["coverage", "collect"]] | None,
+        Query(
+            description="coverage: each patient's latest coverage answer, as a badge; "
+            "collect: what to collect at each visit (copay, estimate or cash price)."
+        ),
     ] = None,
 ) -> ListResponse[AppointmentOut]:
     """A patient's appointments in a date range (``patient``, ``start``, ``end``), or the
@@ -242,6 +259,8 @@ async def list_appointments(
             ),
             deadline_seconds=settings.source_deadline_seconds,
         )
+        if "collect" in (include or []):
+            items = await money_hooks.with_collect(money, items)
         note_audit(
             request,
             "appointment.worklist",
@@ -280,12 +299,17 @@ async def get_appointment(
 async def cancel_appointment(
     request: Request,
     ports: BookingDep,
+    events: EventsDep,
+    money: MoneyDep,
     appointment_id: GatewayIdPath,
     body: CancelRequest,
 ) -> Appointment:
-    """Cancel with a reason; the slot is freed."""
+    """Cancel with a reason; the slot is freed (and offered to the waitlist), and a
+    good-faith estimate not yet given for it is no longer due."""
     note_audit(request, "appointment.cancel")
     appointment = await booking.cancel(ports, appointment_id=appointment_id, reason=body.reason)
+    await events.publish("appointment.cancelled", {"appointment_id": appointment.id})
+    await money_hooks.cancelled(money, appointment_id)
     note_audit(
         request,
         "appointment.cancel",
@@ -296,11 +320,16 @@ async def cancel_appointment(
 
 
 @router.post(
-    "/{appointment_id}/reschedule", dependencies=[_Write], operation_id="rescheduleAppointment"
+    "/{appointment_id}/reschedule",
+    dependencies=[_Write],
+    operation_id="rescheduleAppointment",
+    responses={200: {"headers": money_hooks.GFE_HEADER}},
 )
 async def reschedule_appointment(
     request: Request,
+    response: Response,
     ports: BookingDep,
+    money: MoneyDep,
     principal: CurrentPrincipal,
     appointment_id: GatewayIdPath,
     body: RescheduleRequest,
@@ -325,6 +354,8 @@ async def reschedule_appointment(
         patient_ids=[new.patient_id] if new.patient_id else [],
         sources=[new.source.source],
     )
+    await money_hooks.cancelled(money, appointment_id)
+    await money_hooks.booked(money, new, response)
     return RescheduleResult(status="rescheduled", appointment=new, previous=previous)
 
 
@@ -332,6 +363,7 @@ async def _arrive(
     request: Request,
     response: Response,
     sources: TenantSources,
+    events: TenantEvents,
     appointment_id: str,
     arrival: arrivals.Arrival,
     if_match: str | None,
@@ -339,6 +371,10 @@ async def _arrive(
     action = "appointment.check_in" if arrival == "check-in" else "appointment.no_show"
     note_audit(request, action)
     appointment = await arrivals.move(sources, appointment_id, arrival, if_match=if_match)
+    await events.publish(
+        "appointment.checked_in" if arrival == "check-in" else "appointment.no_show",
+        {"appointment_id": appointment.id},
+    )
     note_audit(
         request,
         action,
@@ -359,13 +395,19 @@ async def check_in(
     request: Request,
     response: Response,
     sources: TenantDep,
+    events: EventsDep,
+    money: MoneyDep,
     appointment_id: GatewayIdPath,
     if_match: IfMatch = None,
-) -> Appointment:
+) -> CheckedIn:
     """The patient is here: the appointment becomes ``arrived`` (``checked-in`` where the
-    EHR works so). Asking again changes nothing; an impossible move answers
+    EHR works so), with ``collect``: what to collect at this visit when the latest
+    coverage answer allows it. Asking again changes nothing; an impossible move answers
     ``409 invalid_transition``; a stale If-Match ``409 version_conflict``."""
-    return await _arrive(request, response, sources, appointment_id, "check-in", if_match)
+    appointment = await _arrive(
+        request, response, sources, events, appointment_id, "check-in", if_match
+    )
+    return await money_hooks.checked_in(money, appointment)
 
 
 @router.post(
@@ -378,9 +420,10 @@ async def no_show(
     request: Request,
     response: Response,
     sources: TenantDep,
+    events: EventsDep,
     appointment_id: GatewayIdPath,
     if_match: IfMatch = None,
 ) -> Appointment:
     """The patient didn't come: the appointment becomes ``noshow`` (where the EHR has
     that move). Asking again changes nothing."""
-    return await _arrive(request, response, sources, appointment_id, "no-show", if_match)
+    return await _arrive(request, response, sources, events, appointment_id, "no-show", if_match)

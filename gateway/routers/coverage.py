@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from mappers.model import EligibilityResult
 
+from ..batch_queue import BatchMeta
 from ..deps import (
     CoverageDep,
     CoverageDeskDep,
@@ -15,10 +17,16 @@ from ..deps import (
     require_scope,
 )
 from ..middleware import note_audit
+from ..problems import ProblemError
 from ..request_only_route import RequestOnlyRoute
-from ..runtime import Runtime
-from ..schemas import CoverageBatchRequest, CoverageCheckRequest
-from ..services import coverage_batch as batch
+from ..runtime import BatchRuntime, CoverageRuntime, Runtime
+from ..schemas import (
+    BatchStarted,
+    BatchStatus,
+    CoverageBatchRequest,
+    CoverageCheckRequest,
+)
+from ..services import coverage_batch as batch_service
 from ..services.coverage import CoverageQuery, check_coverage
 from ..services.errors import NotFound
 
@@ -104,34 +112,93 @@ router.add_api_route(
 )
 
 
-@router.post("/batch", dependencies=[_Check], operation_id="startCoverageBatch", status_code=202)
+def _batch(coverage: CoverageRuntime) -> BatchRuntime:
+    if coverage.batch is None:
+        raise ProblemError(
+            503,
+            "upstream_unavailable",
+            "Batch verification is not available",
+            "batch verification needs Redis (cache.redis_url)",
+        )
+    return coverage.batch
+
+
+_JOB_ID = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+async def _job(batch: BatchRuntime, job_id: str, tenant: str) -> BatchMeta:
+    meta = await batch.queue.store.meta(job_id)
+    if meta is None or meta.tenant != tenant:
+        raise NotFound("no such batch job")
+    return meta
+
+
+@router.post(
+    "/batch",
+    dependencies=[_Check],
+    operation_id="startCoverageBatch",
+    status_code=202,
+    response_model=BatchStarted,
+)
 async def start_batch(
     request: Request, coverage: CoverageDep, desk: CoverageDeskDep, body: CoverageBatchRequest
 ) -> dict[str, Any]:
-    """Queue a check of every patient with an appointment on ``date``; poll the job."""
-    job, sources = await batch.start_batch(desk, coverage.queue, body.date)
-    note_audit(
-        request, "coverage.batch", patient_ids=job.items, sources=[h.id for h in desk.sources.all()]
+    """Queue a check of every patient with an appointment on ``date``; poll the job.
+
+    Workers (``frontdesk worker``) check the patients at the pace each payer allows; an
+    item that keeps failing ends in ``failed`` with the reason."""
+    batch = _batch(coverage)
+    meta, sources = await batch_service.start_batch(
+        desk, batch.queue, body.date, tries=batch.tries, heartbeat=batch.heartbeat
     )
-    status = await batch.batch_status(coverage.queue, job)
-    return {**status, "sources": sources}
+    note_audit(
+        request,
+        "coverage.batch",
+        patient_ids=meta.items,
+        sources=[h.id for h in desk.sources.all()],
+    )
+    status = await batch_service.batch_status(batch.queue.store, meta)
+    return {**status, "sources": [dataclasses.asdict(s) for s in sources]}
 
 
-@router.get("/batch/{job_id}", dependencies=[_Check], operation_id="getCoverageBatch")
+@router.get(
+    "/batch/{job_id}",
+    dependencies=[_Check],
+    operation_id="getCoverageBatch",
+    response_model=BatchStatus,
+)
 async def get_batch(
-    request: Request,
-    coverage: CoverageDep,
-    principal: CurrentPrincipal,
-    job_id: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")],
+    request: Request, coverage: CoverageDep, principal: CurrentPrincipal, job_id: _JOB_ID
 ) -> dict[str, Any]:
-    """Progress and summary: active, inactive, needs attention (with the reasons)."""
-    job = await coverage.queue.get(job_id)
-    if job is None or job.tenant != principal.tenant or job.kind != batch.BATCH_KIND:
-        raise NotFound("no such batch job")
-    status = await batch.batch_status(coverage.queue, job)
+    """Progress and summary: active, inactive, needs attention and failed (with reasons)."""
+    batch = _batch(coverage)
+    meta = await _job(batch, job_id, principal.tenant)
+    status = await batch_service.batch_status(batch.queue.store, meta)
     note_audit(
         request,
         "coverage.batch.read",
-        patient_ids=[r["patient_id"] for r in status["needs_attention"]],
+        patient_ids=[
+            r["patient_id"]
+            for part in ("needs_attention", "inactive", "failed")
+            for r in status[part]
+        ],
     )
     return status
+
+
+@router.post(
+    "/batch/{job_id}/cancel",
+    dependencies=[_Check],
+    operation_id="cancelCoverageBatch",
+    response_model=BatchStatus,
+)
+async def cancel_batch(
+    request: Request, coverage: CoverageDep, principal: CurrentPrincipal, job_id: _JOB_ID
+) -> dict[str, Any]:
+    """Stop the batch: no further payer calls; checks in flight are stopped within seconds.
+    What was answered stays readable."""
+    batch = _batch(coverage)
+    meta = await _job(batch, job_id, principal.tenant)
+    await batch.queue.store.cancel(meta.id)
+    note_audit(request, "coverage.batch.cancel")
+    return await batch_service.batch_status(batch.queue.store, meta)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from connectors import PreconditionFailed, UpstreamError
 from mappers import GatewayId, MappingError, from_fhir
@@ -35,12 +36,13 @@ from .errors import (
     IdempotencyConflict,
     InvalidRequest,
     NotFound,
+    PatientNotInSource,
     RescheduleIncomplete,
     ServiceError,
     SlotHeld,
     SlotTaken,
 )
-from .holds import DEFAULT_HOLD_MINUTES, Hold, HoldStore
+from .holds import DEFAULT_HOLD_MINUTES, WAITLIST_CLIENT, HeldSlot, Hold, HoldStore
 from .patients import get_patient
 from .scheduling import BookingDetails
 from .slots import SlotSearch, slots_generation_key
@@ -65,6 +67,21 @@ _FINISHED = frozenset({"cancelled", "entered-in-error"})
 _NOT_RESCHEDULABLE = frozenset({"cancelled", "entered-in-error", "fulfilled", "noshow"})
 
 
+class SlotListener(Protocol):
+    """Told when a booking frees or takes time (the waitlist); must not block or raise."""
+
+    def slot_freed(self, source: str, start: datetime, slot_id: str | None) -> None: ...
+    def offer_booked(self, slot_id: str, patient_id: str, appointment_id: str) -> None: ...
+
+
+class _NoListener:
+    def slot_freed(self, source: str, start: datetime, slot_id: str | None) -> None:
+        return None
+
+    def offer_booked(self, slot_id: str, patient_id: str, appointment_id: str) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class BookingPorts:
     """What booking needs of one tenant; built once by the composition root."""
@@ -82,18 +99,22 @@ class BookingPorts:
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
     # The person index: the patient's records in other EHRs, even where they differ.
     index: PersonIndex | None = None
+    listener: SlotListener = field(default_factory=_NoListener)
 
 
-async def _lock(cache: Cache, key: str) -> bool:
-    """Take the per-slot lock, waiting up to _LOCK_WAIT; False when it stayed taken."""
+async def _lock(cache: Cache, key: str) -> bytes | None:
+    """Take a short lock, waiting up to _LOCK_WAIT: its owner token, or None when it stayed
+    taken. Released with ``cache.release(key, token)``: past its TTL the lock may be
+    someone else's, and only its owner may delete it."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + _LOCK_WAIT
     delay = 0.01
+    token = secrets.token_hex(8).encode()
     while True:
-        if await cache.add(key, b"1", _LOCK_TTL):
-            return True
+        if await cache.add(key, token, _LOCK_TTL):
+            return token
         if loop.time() >= give_up:
-            return False
+            return None
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.2)
 
@@ -176,8 +197,9 @@ async def book(ports: BookingPorts, ask: BookingAsk) -> Booked:
     handle, slot = _slot(ports, ask.slot_id)
     patient_handle, patient = ports.sources.resolve(ask.patient_id, "Patient", "patient")
     if patient_handle.id != handle.id:
-        raise InvalidRequest(
-            "the patient record must be in the slot's EHR: use the patient's link for that source"
+        raise PatientNotInSource(
+            "the patient record must be in the slot's EHR: use the patient's link for that "
+            "source, or register them there"
         )
     body: dict[str, Any] = {
         "slot_id": ask.slot_id,
@@ -212,8 +234,10 @@ async def book(ports: BookingPorts, ask: BookingAsk) -> Booked:
             async with _locks(ports, [("slot-lock", f"{handle.id}/{slot.id}")]) as locked:
                 if not locked:
                     raise SlotTaken("the slot is being booked by someone else")
-                appointment = await _book_held(ports, handle, slot, ask, details)
+                appointment, held = await _book_held(ports, handle, slot, ask, details)
         await ports.cache.incr(slots_generation_key(ports.keys, tenant.id))
+        if held is not None and held.client == WAITLIST_CLIENT:
+            ports.listener.offer_booked(ask.slot_id, ask.patient_id, appointment.id)
         ports.on_outcome(handle.id, "overbooked" if ask.overbook else "booked")
         return {
             "appointment": appointment.model_dump(mode="json"),
@@ -241,8 +265,10 @@ async def _book_held(
     slot: GatewayId,
     ask: BookingAsk,
     details: BookingDetails,
-) -> Appointment:
-    held = await ports.holds.admit(slot, client=ask.client_id, token=ask.hold_token)
+) -> tuple[Appointment, HeldSlot | None]:
+    held = await ports.holds.admit(
+        slot, client=ask.client_id, token=ask.hold_token, patient=ask.patient_id
+    )
     # Where the EHR holds too, the pending appointment it made is what is booked.
     target = (
         GatewayId(slot.source, "Appointment", held.upstream)
@@ -252,7 +278,7 @@ async def _book_held(
     appointment = await handle.scheduler.book(target, details)
     if held is not None:
         await ports.holds.consume(slot)
-    return appointment
+    return appointment, held
 
 
 async def _person(ports: BookingPorts, patient_id: str) -> PatientOut | None:
@@ -330,18 +356,19 @@ def _described(appointment: Appointment, names: dict[str, str]) -> dict[str, Any
 async def _locks(ports: BookingPorts, names: list[tuple[str, str]]) -> AsyncIterator[bool]:
     """Take short locks in the shared cache, in order (sorted callers can't deadlock);
     yields False if one stayed taken. Released in reverse, whatever happens."""
-    taken: list[str] = []
+    taken: list[tuple[str, bytes]] = []
     try:
         for kind, name in names:
             key = ports.keys.key(kind, ports.sources.tenant.id, name)
-            if not await _lock(ports.cache, key):
+            token = await _lock(ports.cache, key)
+            if token is None:
                 yield False
                 return
-            taken.append(key)
+            taken.append((key, token))
         yield True
     finally:
-        for key in reversed(taken):
-            await ports.cache.delete(key)
+        for key, token in reversed(taken):
+            await ports.cache.release(key, token)
 
 
 async def _with_alternatives(
@@ -423,7 +450,12 @@ async def cancel(ports: BookingPorts, *, appointment_id: str, reason: str) -> Ap
             "the appointment changed while cancelling; read it again and retry"
         ) from None
     await ports.cache.incr(slots_generation_key(ports.keys, ports.sources.tenant.id))
-    return from_fhir(updated, source=handle.id, expect=Appointment)
+    cancelled = from_fhir(updated, source=handle.id, expect=Appointment)
+    if cancelled.start is not None:
+        freed: list[str | None] = list(cancelled.slot_ids) or [None]
+        for slot_id in freed:
+            ports.listener.slot_freed(handle.id, cancelled.start, slot_id)
+    return cancelled
 
 
 async def reschedule(

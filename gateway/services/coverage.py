@@ -54,6 +54,7 @@ __all__ = [
     "CoverageDesk",
     "CoverageQuery",
     "check_coverage",
+    "primary_coverage",
 ]
 
 PAYER_NOT_ANSWERING = "payer not answering: try again in a few minutes"
@@ -266,7 +267,8 @@ async def check_coverage(desk: CoverageDesk, query: CoverageQuery) -> CoverageAn
         payer_id=target.payer_id,
         payer_name=payer.name,
         provider_npi=asked.npi,
-        provider_name=desk.tenant.provider_name,
+        # The 270 must name the provider: the hospital's own name unless one is set.
+        provider_name=desk.tenant.provider_name or desk.tenant.name,
         subscriber=target.subscriber,
         dependent=target.dependent,
         service_types=list(query.service_types) or list(asked.service_types),
@@ -438,7 +440,7 @@ async def _patient_target(
             # An unusable Coverage is skipped; the others may still answer.
             handle.search_mapped("Coverage", params, Coverage, limit=_MAX_COVERAGES),
         )
-    chosen = _primary(coverages, asked.dos)
+    chosen = primary_coverage(coverages, asked.dos)
     if chosen is None:
         return EligibilityResult(
             status="unknown",
@@ -482,7 +484,7 @@ async def _patient_target(
     )
 
 
-def _primary(coverages: list[Coverage], dos: date) -> Coverage | None:
+def primary_coverage(coverages: list[Coverage], dos: date) -> Coverage | None:
     """The Coverage in force on ``dos`` with the lowest order (primary first)."""
     current = [
         c

@@ -16,6 +16,7 @@ __all__ = [
     "NotFound",
     "OverbookLimit",
     "OverbookUnsupported",
+    "PatientNotInSource",
     "RescheduleIncomplete",
     "ServiceError",
     "SlotHeld",
@@ -68,6 +69,13 @@ class OverbookLimit(ServiceError):
 class OverbookUnsupported(ServiceError):
     code = "overbook_unsupported"
     title = "This EHR can't take an overbooking through the gateway"
+
+
+class PatientNotInSource(ServiceError):
+    """Booking a slot of one EHR for a patient record of another."""
+
+    code = "patient_not_in_source"
+    title = "The patient has no record in the slot's EHR"
 
 
 class SlotUnavailable(ServiceError):

@@ -23,10 +23,21 @@ from mappers import GatewayId
 from ..cache import Cache, CacheKeys
 from .errors import InvalidRequest, NotFound, SlotHeld
 
-__all__ = ["DEFAULT_HOLD_MINUTES", "MAX_HOLD_MINUTES", "Hold", "HoldStore"]
+__all__ = [
+    "DEFAULT_HOLD_MINUTES",
+    "MAX_HOLD_MINUTES",
+    "WAITLIST_CLIENT",
+    "HeldSlot",
+    "Hold",
+    "HoldStore",
+]
 
 DEFAULT_HOLD_MINUTES = 5
 MAX_HOLD_MINUTES = 15
+# The holder of a slot offered to a waitlisted patient: any desk of the tenant with the
+# offer's token may book it, for that patient only. Not a valid client id, so no API
+# client can be it.
+WAITLIST_CLIENT = "~waitlist"
 
 
 def _digest(token: str) -> str:
@@ -43,16 +54,18 @@ class Hold:
 
 
 @dataclass(frozen=True)
-class _Held:
+class HeldSlot:
     client: str
     token_digest: str
     expires_at: datetime
     upstream: str | None
+    # The only patient the slot may be booked for (a waitlist offer), or None.
+    patient: str | None = None
 
     def proves(self, client: str, token: str | None) -> bool:
         return (
             token is not None
-            and client == self.client
+            and (client == self.client or self.client == WAITLIST_CLIENT)
             and hmac.compare_digest(self.token_digest, _digest(token))
         )
 
@@ -66,16 +79,17 @@ class HoldStore:
     def _key(self, slot: GatewayId) -> str:
         return self._keys.key("hold", self._tenant, slot.source, slot.resource_type, slot.id)
 
-    async def current(self, slot: GatewayId) -> _Held | None:
+    async def current(self, slot: GatewayId) -> HeldSlot | None:
         raw = await self._cache.get(self._key(slot))
         if raw is None:
             return None
         data: dict[str, Any] = json.loads(raw)
-        return _Held(
+        return HeldSlot(
             data["client"],
             data["token"],
             datetime.fromisoformat(data["expires_at"]),
             data.get("upstream"),
+            data.get("patient"),
         )
 
     async def place(
@@ -98,6 +112,11 @@ class HoldStore:
         key = self._key(slot)
         existing = await self.current(slot)
         if existing is not None:
+            if existing.client == WAITLIST_CLIENT:
+                raise SlotHeld(
+                    "this slot is offered to a waitlisted patient",
+                    extra={"held_until": existing.expires_at.isoformat()},
+                )
             if token is None or not existing.proves(client, token):
                 raise SlotHeld(
                     "another desk is holding this slot",
@@ -112,17 +131,47 @@ class HoldStore:
             raise SlotHeld("another desk is holding this slot")
         return Hold(slot_id, fresh, expires, upstream)
 
-    async def admit(self, slot: GatewayId, *, client: str, token: str | None) -> _Held | None:
-        """Before booking ``slot``: the hold this booking consumes (None: not held).
+    async def offer(
+        self,
+        slot: GatewayId,
+        slot_id: str,
+        *,
+        patient: str,
+        seconds: float,
+        now: datetime,
+        upstream: str | None = None,
+    ) -> Hold | None:
+        """Hold ``slot`` for a waitlist offer to ``patient``; None when someone holds it."""
+        expires = now + timedelta(seconds=seconds)
+        fresh = secrets.token_urlsafe(24)
+        value = self._value(WAITLIST_CLIENT, fresh, expires, upstream, patient)
+        if not await self._cache.add(self._key(slot), value, seconds):
+            return None
+        return Hold(slot_id, fresh, expires, upstream)
 
-        ``SlotHeld`` when another client holds it or the token is wrong; a token for a
-        slot nobody holds (the hold expired) is not an error: the booking goes ahead."""
+    async def admit(
+        self, slot: GatewayId, *, client: str, token: str | None, patient: str | None = None
+    ) -> HeldSlot | None:
+        """Before booking ``slot`` for ``patient``: the hold this booking consumes (None:
+        not held).
+
+        ``SlotHeld`` when another client holds it, the token is wrong, or the slot is
+        offered to another patient; a token for a slot nobody holds (the hold expired)
+        is not an error: the booking goes ahead."""
         held = await self.current(slot)
         if held is None:
             return None
         if not held.proves(client, token):
+            offered = held.client == WAITLIST_CLIENT
             raise SlotHeld(
-                "another desk is holding this slot",
+                "this slot is offered to a waitlisted patient"
+                if offered
+                else "another desk is holding this slot",
+                extra={"held_until": held.expires_at.isoformat()},
+            )
+        if held.patient is not None and patient != held.patient:
+            raise SlotHeld(
+                "this slot is offered to another patient",
                 extra={"held_until": held.expires_at.isoformat()},
             )
         return held
@@ -136,13 +185,26 @@ class HoldStore:
     async def consume(self, slot: GatewayId) -> None:
         await self._cache.delete(self._key(slot))
 
+    async def release_offer(self, slot: GatewayId, token: str) -> None:
+        """End a waitlist offer's hold (declined, or passed on) if it is still that one."""
+        held = await self.current(slot)
+        if held is not None and held.client == WAITLIST_CLIENT and held.proves(held.client, token):
+            await self._cache.delete(self._key(slot))
+
     @staticmethod
-    def _value(client: str, token: str, expires: datetime, upstream: str | None) -> bytes:
-        return json.dumps(
-            {
-                "client": client,
-                "token": _digest(token),
-                "expires_at": expires.astimezone(UTC).isoformat(),
-                "upstream": upstream,
-            }
-        ).encode()
+    def _value(
+        client: str,
+        token: str,
+        expires: datetime,
+        upstream: str | None,
+        patient: str | None = None,
+    ) -> bytes:
+        value = {
+            "client": client,
+            "token": _digest(token),
+            "expires_at": expires.astimezone(UTC).isoformat(),
+            "upstream": upstream,
+        }
+        if patient is not None:
+            value["patient"] = patient
+        return json.dumps(value).encode()

@@ -168,11 +168,16 @@ def slot_appointment(
     }
     codes = [service_type] if service_type is not None else list(slot.service_types)
     if codes:
+        # A code keeps the system the Slot gave it: a bare code has no defined meaning.
+        slot_systems = {c.code: c.system for c in slot.service_type_codings if c.code}
         resource["serviceType"] = [
-            concept(code, service_type_system, f"serviceType[{i}]") for i, code in enumerate(codes)
+            concept(code, service_type_system or slot_systems.get(code), f"serviceType[{i}]")
+            for i, code in enumerate(codes)
         ]
     if slot.appointment_type:
-        resource["appointmentType"] = {"coding": [{"code": slot.appointment_type}]}
+        kind = slot.appointment_type_coding
+        system = kind.system if kind is not None and kind.code == slot.appointment_type else None
+        resource["appointmentType"] = concept(slot.appointment_type, system, "appointmentType")
     if reason is not None:
         resource["reasonCode"] = [{"text": text(reason, "reason")}]
     if description is not None:

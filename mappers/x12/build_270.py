@@ -33,7 +33,8 @@ _UNSAFE = re.compile(r"[*:^~\x00-\x1f\x7f|<>`{}\[\]\\]")
 _SPACES = re.compile(r"\s+")
 _SERVICE_TYPE = re.compile(r"[A-Z0-9]{1,2}")
 _ID = re.compile(r"[A-Z0-9 .\-]{1,15}")
-_GENDER = {"male": "M", "female": "F", "unknown": "U"}
+# DMG03 in a 270 is F or M only (005010X279A1); an unknown gender leaves it out.
+_GENDER = {"male": "M", "female": "F"}
 
 
 def build_270(
@@ -99,6 +100,10 @@ def _transaction(
         raise MappingError(
             "EligibilityRequest.provider_npi", "must be 10 digits with a valid check digit"
         )
+    # NM103 is required for an organisation (NM102=2): payers reject a nameless provider.
+    provider_name = _clean(request.provider_name, 60)
+    if not provider_name:
+        raise MappingError("EligibilityRequest.provider_name", "is required")
     payer_id = _clean(request.payer_id, 80)
     if not payer_id:
         raise MappingError("EligibilityRequest.payer_id", "is required")
@@ -122,7 +127,7 @@ def _transaction(
         _seg("HL", "1", "", "20", "1"),
         _seg("NM1", "PR", "2", _clean(request.payer_name, 60), "", "", "", "", "PI", payer_id),
         _seg("HL", "2", "1", "21", "1"),
-        _seg("NM1", "1P", "2", _clean(request.provider_name, 60), "", "", "", "", "XX", npi),
+        _seg("NM1", "1P", "2", provider_name, "", "", "", "", "XX", npi),
         _seg("HL", "3", "2", "22", "1" if dependent else "0"),
     ]
     if dependent is None:

@@ -161,6 +161,31 @@ _PARAMS: dict[str, tuple[SearchParam, ...]] = {
         _token("outcome", "outcome"),
         _date("created", "created"),
     ),
+    # Billing: accounts with their balances (the R5 cross-version extension, or Oracle
+    # Health's, whose account types are named in type.text and whose guarantor-balance
+    # accounts are found by encounter), the encounters they hang on, and bills.
+    "Account": (
+        _token("identifier", "identifier"),
+        _ref("patient", "subject", "Patient"),
+        _ref("subject", "subject"),
+        _token("status", "status"),
+        _token("type", "type", "type.text"),
+        _ref("-encounter", "extension.valueReference", "Encounter"),
+    ),
+    "Encounter": (
+        _token("identifier", "identifier"),
+        _ref("patient", "subject", "Patient"),
+        _ref("subject", "subject"),
+        _token("status", "status"),
+        _date("date", "period"),
+    ),
+    "Invoice": (
+        _token("identifier", "identifier"),
+        _ref("patient", "subject", "Patient"),
+        _ref("subject", "subject"),
+        _token("status", "status"),
+        _date("date", "date"),
+    ),
 }
 
 SUPPORTED_TYPES: tuple[str, ...] = tuple(_PARAMS)
@@ -196,4 +221,6 @@ STATUS_CODES: dict[str, frozenset[str]] = {
     "Coverage": frozenset({"active", "cancelled", "draft", "entered-in-error"}),
     "CoverageEligibilityRequest": frozenset({"active", "cancelled", "draft", "entered-in-error"}),
     "CoverageEligibilityResponse": frozenset({"active", "cancelled", "draft", "entered-in-error"}),
+    "Account": frozenset({"active", "inactive", "entered-in-error", "on-hold", "unknown"}),
+    "Invoice": frozenset({"draft", "issued", "balanced", "cancelled", "entered-in-error"}),
 }

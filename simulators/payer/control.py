@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Fault", "SimulatorControl"]
+__all__ = ["Fault", "SimulatorControl", "busiest_window"]
+
+# Arrival times kept for pacing checks (the newest; a simulator must not grow without bound).
+_ARRIVALS = 20_000
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -52,6 +56,8 @@ class SimulatorControl:
     requests: int = 0
     by_route: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    # Wall-clock arrival of each eligibility request: is a submitter keeping its pace?
+    arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=_ARRIVALS))
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +67,7 @@ class SimulatorControl:
         """Count one upstream request (before any fault), for single-flight assertions."""
         self.requests += 1
         self.by_route[route] += 1
+        self.arrivals.append(time.time())
 
     def fault(self) -> Fault | None:
         """The fault to inject for the request just counted, if any."""
@@ -108,6 +115,7 @@ class SimulatorControl:
         self.requests = 0
         self.by_route.clear()
         self.faults.clear()
+        self.arrivals.clear()
         self.rng = random.Random(self.seed)
 
     def stats(self) -> dict[str, Any]:
@@ -116,4 +124,16 @@ class SimulatorControl:
             "by_route": dict(self.by_route),
             "faults": dict(self.faults),
             "settings": {name: getattr(self, name) for name in _SETTABLE},
+            "arrivals": list(self.arrivals),
         }
+
+
+def busiest_window(arrivals: list[float], seconds: float = 1.0) -> int:
+    """The most requests that arrived within any ``seconds`` (a pace's ceiling)."""
+    ordered = sorted(arrivals)
+    most, first = 0, 0
+    for last, at in enumerate(ordered):
+        while at - ordered[first] >= seconds:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

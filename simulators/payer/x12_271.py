@@ -181,7 +181,8 @@ def _member_details(member: Member, *, group: bool, dates: bool = True) -> list[
                 "DMG",
                 "D8",
                 member.birth_date.strftime("%Y%m%d"),
-                _GENDER_CODES.get(member.gender or "", "U"),
+                # F or M; any other gender leaves DMG03 out (it is situational).
+                _GENDER_CODES.get(member.gender or "", ""),
             )
         )
     if dates:

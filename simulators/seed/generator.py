@@ -14,6 +14,7 @@ strategy (ALPHANUMERIC) refuses all-digit ids.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -707,16 +708,30 @@ def build_bundles(
     seed: int = DEFAULT_SEED,
     today: date | None = None,
     max_entries: int = MAX_BUNDLE_ENTRIES,
+    base_url: str | None = None,
 ) -> list[Resource]:
-    """Transaction Bundles of PUTs (stable ids), to be sent in order."""
+    """Transaction Bundles of PUTs (stable ids), to be sent in order.
+
+    R4 wants each entry's ``fullUrl`` absolute: ``{base_url}/Type/id`` on the server
+    the Bundle goes to (as the spec's transaction example does). Without ``base_url``
+    it is a ``urn:uuid`` derived from profile, type and id, equally stable.
+    """
     resources = build_resources(profile_name, seed=seed, today=today)
+    base = base_url.rstrip("/") if base_url else None
+
+    def full_url(r: Resource) -> str:
+        if base is not None:
+            return f"{base}/{r['resourceType']}/{r['id']}"
+        name = f"urn:frontdesk:seed:{profile_name}:{r['resourceType']}/{r['id']}"
+        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+
     return [
         {
             "resourceType": "Bundle",
             "type": "transaction",
             "entry": [
                 {
-                    "fullUrl": f"{r['resourceType']}/{r['id']}",
+                    "fullUrl": full_url(r),
                     "resource": r,
                     "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
                 }

@@ -35,7 +35,7 @@ async def seed_server(
     wait_seconds: float = 0.0,
 ) -> SeedReport:
     """Build and load one profile; with `wait_seconds`, first wait for GET /metadata."""
-    bundles = build_bundles(profile, seed=seed, today=today)
+    bundles = build_bundles(profile, seed=seed, today=today, base_url=base_url)
     async with FhirClient(base_url, policy=SEED_POLICY, source=profile) as fhir:
         if wait_seconds > 0:
             await wait_until_up(fhir, wait_seconds)

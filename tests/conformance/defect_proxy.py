@@ -187,8 +187,11 @@ class DefectProxy(httpx.AsyncBaseTransport):
                 and rtype == "Patient"
                 and "tag" in (doc.get("meta") or {})
             ):
-                # Stores what it understands, silently drops the rest.
+                # Stores what it understands, silently drops the rest (an element left
+                # empty is invalid FHIR, so an emptied meta goes too).
                 del doc["meta"]["tag"]
+                if not doc["meta"]:
+                    del doc["meta"]
                 return _with_body(request, doc)
         return request
 

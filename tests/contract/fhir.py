@@ -62,6 +62,15 @@ class Fhir:
     ) -> httpx.Response:
         return await self.post("", {"resourceType": "Bundle", "type": kind, "entry": entries})
 
+    def put_entry(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """A seed-like transaction entry: PUT Type/id, its fullUrl absolute as R4 wants."""
+        url = f"{resource['resourceType']}/{resource['id']}"
+        return {
+            "fullUrl": f"{self.base_url}/{url}",
+            "resource": resource,
+            "request": {"method": "PUT", "url": url},
+        }
+
     async def search_pages(self, resource_type: str, params: Any) -> list[dict[str, Any]]:
         """Every searchset page, following `next` links."""
         response = await self.get(resource_type, params=params)
@@ -87,12 +96,6 @@ def next_link(bundle: dict[str, Any]) -> str | None:
     return next(
         (link["url"] for link in bundle.get("link", []) if link["relation"] == "next"), None
     )
-
-
-def put_entry(resource: dict[str, Any]) -> dict[str, Any]:
-    """A seed-like transaction entry: PUT Type/id with the resource."""
-    url = f"{resource['resourceType']}/{resource['id']}"
-    return {"fullUrl": url, "resource": resource, "request": {"method": "PUT", "url": url}}
 
 
 def diagnostics(response: httpx.Response) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.contract.fhir import Fhir, diagnostics, next_link, put_entry, unique
+from tests.contract.fhir import Fhir, diagnostics, next_link, unique
 
 
 async def seed_schedule_with_slots(fhir: Fhir, count: int) -> tuple[str, list[dict[str, Any]]]:
@@ -29,7 +29,7 @@ async def seed_schedule_with_slots(fhir: Fhir, count: int) -> tuple[str, list[di
         }
         for i in range(count)
     ]
-    entries = [put_entry(r) for r in (practitioner, schedule, *slots)]
+    entries = [fhir.put_entry(r) for r in (practitioner, schedule, *slots)]
     response = await fhir.transaction(entries)
     assert response.status_code == 200, response.text
     return schedule["id"], slots
@@ -202,6 +202,8 @@ async def test_include_schedule_actor_and_appointment_patient(fhir: Fhir) -> Non
         {
             "resourceType": "Appointment",
             "status": "booked",
+            "start": slots[0]["start"],
+            "end": slots[0]["end"],
             "slot": [{"reference": f"Slot/{slots[0]['id']}"}],
             "participant": [
                 {"actor": {"reference": f"Patient/{person['id']}"}, "status": "accepted"}

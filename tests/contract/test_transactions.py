@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.contract.fhir import Fhir, put_entry, unique
+import uuid
+
+from tests.contract.fhir import Fhir, unique
 
 
 async def test_seed_like_transaction_of_puts_and_urn_uuid_posts(fhir: Fhir) -> None:
@@ -10,7 +12,7 @@ async def test_seed_like_transaction_of_puts_and_urn_uuid_posts(fhir: Fhir) -> N
     patient_urn = f"urn:uuid:{unique('00000000-0000-0000-0000-')[:36]}"
     entries = [
         # The Slot names a Schedule that comes later in the Bundle: allowed.
-        put_entry(
+        fhir.put_entry(
             {
                 "resourceType": "Slot",
                 "id": f"sl-{tag}",
@@ -20,8 +22,10 @@ async def test_seed_like_transaction_of_puts_and_urn_uuid_posts(fhir: Fhir) -> N
                 "end": "2031-04-01T09:15:00Z",
             }
         ),
-        put_entry({"resourceType": "Practitioner", "id": f"pr-{tag}", "name": [{"family": "Doc"}]}),
-        put_entry(
+        fhir.put_entry(
+            {"resourceType": "Practitioner", "id": f"pr-{tag}", "name": [{"family": "Doc"}]}
+        ),
+        fhir.put_entry(
             {
                 "resourceType": "Schedule",
                 "id": f"sc-{tag}",
@@ -34,9 +38,12 @@ async def test_seed_like_transaction_of_puts_and_urn_uuid_posts(fhir: Fhir) -> N
             "request": {"method": "POST", "url": "Patient"},
         },
         {
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",
             "resource": {
                 "resourceType": "Appointment",
                 "status": "booked",
+                "start": "2031-04-01T09:00:00Z",
+                "end": "2031-04-01T09:15:00Z",
                 "slot": [{"reference": f"Slot/sl-{tag}"}],
                 "participant": [{"actor": {"reference": patient_urn}, "status": "accepted"}],
             },
@@ -68,8 +75,9 @@ async def test_seed_like_transaction_of_puts_and_urn_uuid_posts(fhir: Fhir) -> N
 async def test_transaction_is_all_or_nothing(fhir: Fhir) -> None:
     tag = unique()
     entries = [
-        put_entry({"resourceType": "Patient", "id": f"atom-{tag}"}),
+        fhir.put_entry({"resourceType": "Patient", "id": f"atom-{tag}"}),
         {
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",
             "resource": {
                 "resourceType": "Slot",
                 "status": "free",
@@ -91,10 +99,10 @@ async def test_transaction_is_all_or_nothing(fhir: Fhir) -> None:
 async def test_transaction_with_stale_if_match_fails_whole(fhir: Fhir) -> None:
     tag = unique()
     await fhir.transaction(
-        [put_entry({"resourceType": "Patient", "id": f"im-{tag}", "gender": "male"})]
+        [fhir.put_entry({"resourceType": "Patient", "id": f"im-{tag}", "gender": "male"})]
     )
     entries = [
-        put_entry({"resourceType": "Patient", "id": f"other-{tag}"}),
+        fhir.put_entry({"resourceType": "Patient", "id": f"other-{tag}"}),
         {
             "resource": {"resourceType": "Patient", "id": f"im-{tag}", "gender": "female"},
             "request": {"method": "PUT", "url": f"Patient/im-{tag}", "ifMatch": 'W/"7"'},
@@ -136,7 +144,7 @@ async def test_conditional_create_inside_a_transaction(fhir: Fhir) -> None:
 async def test_batch_reports_each_entry_and_runs_deletes_before_reads(fhir: Fhir) -> None:
     tag = unique()
     entries = [
-        put_entry({"resourceType": "Patient", "id": f"b-{tag}"}),
+        fhir.put_entry({"resourceType": "Patient", "id": f"b-{tag}"}),
         {
             "resource": {
                 "resourceType": "Slot",

@@ -305,7 +305,7 @@ async def test_the_batch_checks_everyone_booked_that_day(
         seeded[1], "ehr-b", day
     )
     assert expected, "the seed books appointments on the day after its anchor"
-    async with stack(seeded, redis_url, members) as gw:
+    async with stack(seeded, redis_url, members, coverage_batch_workers=1) as gw:
         started = await gw.client.post(f"{CHECKS}/batch", json={"date": day.isoformat()})
         assert started.status_code == 202, started.text
         job = started.json()

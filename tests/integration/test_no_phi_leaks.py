@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,9 @@ import redis.asyncio as aioredis
 
 from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
+from gateway.events import EventLog
 from gateway.logs import configure_logging
+from gateway.state import RedisState
 from mappers import encode_id
 from tests.support.asgi import running
 from tests.support.gateway_env import auth, clinic, settings_for
@@ -25,7 +28,8 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(
 ):
     monkeypatch.setenv("FRONTDESK_HASH_KEY", "phi-secret")
     base_a, base_b = hapi_base_urls
-    c = await clinic(base_a, slots=2)
+    visit = f"phi{uuid.uuid4().hex[:8]}"
+    c = await clinic(base_a, slots=2, service_type=visit)
     mrn = f"MRN-{c['run']}"
     phi = [c["family"], "Maria", "1984-03-09", "19840309", mrn]
     logs = io.StringIO()
@@ -115,9 +119,50 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(
             assert (await api.post(f"/v1/slots/{slot}/hold", json={}, headers=h)).status_code == 201
             checked = await api.post(f"/v1/appointments/{r.json()['id']}/check-in", headers=h)
             assert checked.status_code == 200, checked.text
+            # The waitlist and its offers, with a note a desk filled with PHI.
+            note = "call 555-0144 after five"
+            phi.append("555-0144")
+            joined = await api.post(
+                "/v1/waitlist",
+                json={
+                    "patient_id": pid,
+                    "service_type": visit,
+                    "earliest": day,
+                    "latest": day,
+                    "min_notice_hours": 0,
+                    "note": note,
+                },
+                headers=h,
+            )
+            assert joined.status_code == 201, joined.text
+            cancelled = await api.post(
+                f"/v1/appointments/{r.json()['id']}/cancel", json={"reason": "unwell"}, headers=h
+            )
+            assert cancelled.status_code == 200, cancelled.text
+            await app.state.runtime.waitlists["general"].drain()
+            offers = (await api.get("/v1/waitlist/offers", headers=h)).json()["items"]
+            mine = [o for o in offers if o["patient_id"] == pid]
+            assert mine, "the freed slot is offered"
+            assert (await api.get("/v1/waitlist", headers=h)).status_code == 200
+            declined = await api.post(
+                f"/v1/waitlist/offers/{mine[0]['slot_id']}/decline", headers=h
+            )
+            assert declined.status_code == 204
+            assert (
+                await api.delete(f"/v1/waitlist/{joined.json()['id']}", headers=h)
+            ).status_code == 204
         client = aioredis.Redis.from_url(redis_url)
         try:
             keys = [k.decode() async for k in client.scan_iter(match="fd:*", count=1000)]
+            # Waitlist entries and offers are sealed at rest; the event stream has ids only.
+            stored = [
+                v
+                for key in ("fd:waitlist:general", "fd:wl-offers:general")
+                for v in (await client.hgetall(key)).values()  # type: ignore[misc]
+            ]
+            stream = await EventLog(RedisState(client)).read(
+                "general", "0", block_seconds=0.01, count=10_000
+            )
         finally:
             await client.aclose()
     finally:
@@ -127,10 +172,15 @@ async def test_logs_audit_and_cache_keys_carry_no_phi(
     assert events.count("request") >= 6, "expected one access line per request"
     assert keys, "expected cache keys in Redis"
     audit_text = json.dumps([dataclasses.asdict(e) for e in audit.events])
+    stream_text = json.dumps([[e.id, e.type, e.data] for e in stream])
+    assert '"waitlist.offer"' in stream_text
     for value in phi:
         assert value not in text, "PHI in application logs"
         assert not any(value in k for k in keys), "PHI in a cache key"
         assert value not in audit_text, "PHI in audit events"
+        assert not any(value.encode() in v for v in stored), "PHI in clear in the waitlist"
+        assert value not in stream_text, "PHI in the event stream"
+    assert pid not in stream_text, "patient ids stay out of the event stream"
 
 
 async def test_seeded_names_birth_dates_and_mrns_never_reach_logs_or_cache_keys(

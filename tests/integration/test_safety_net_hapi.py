@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -117,3 +118,31 @@ async def test_the_overbook_limit_holds_under_twenty_concurrent_attempts(
     assert codes[(201, None)] == 1, codes
     assert set(codes) <= {(201, None), (409, "overbook_limit"), (409, "slot_taken")}, codes
     assert await _booked_on(base_a, c["slots"][0]["id"]) == 2
+
+
+async def test_a_no_cache_slot_read_sees_a_change_made_in_hapi_at_once(hapi_base_urls, redis_url):
+    base_a, base_b = hapi_base_urls
+    c = await clinic(base_a, slots=2)
+    app = create_app(settings_for(base_a, base_b, redis_url))
+    window = {
+        "start": (c["start"] - timedelta(minutes=5)).isoformat(),
+        "end": (c["start"] + timedelta(hours=2)).isoformat(),
+        "source": "ehr-a",
+        "practitioner": encode_id("ehr-a", "Practitioner", c["practitioner"]["id"]),
+    }
+    taken = c["slots"][0]
+    taken_id = encode_id("ehr-a", "Slot", taken["id"])
+
+    async def shown(**headers: str) -> set[str]:
+        r = await api.get("/v1/slots", params=window, headers={**auth(), **headers})
+        assert r.status_code == 200, r.text
+        return {s["id"] for s in r.json()["items"]}
+
+    async with running(app) as api:
+        assert taken_id in await shown()
+        # The EHR's own desk books it: the gateway's cache doesn't know yet.
+        async with httpx.AsyncClient(base_url=base_a) as fhir:
+            r = await fhir.put(f"/Slot/{taken['id']}", json={**taken, "status": "busy"})
+            assert r.status_code == 200, r.text
+        assert taken_id in await shown(), "served from the cache within its time to live"
+        assert taken_id not in await shown(**{"Cache-Control": "no-cache"})

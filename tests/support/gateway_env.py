@@ -22,8 +22,20 @@ READ_ONLY_KEY = "test-key-read-only"
 OTHER_TENANT_KEY = "test-key-other-tenant"
 
 
-def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) -> Settings:
-    """Two tenants: 'general' with EHR A and B, 'other' with EHR B only."""
+def settings_for(
+    base_a: str,
+    base_b: str,
+    redis_url: str | None,
+    *,
+    watch: str = "off",
+    watch_interval_seconds: float = 30.0,
+    **extra: Any,
+) -> Settings:
+    """Two tenants: 'general' with EHR A and B, 'other' with EHR B only.
+
+    Sources are not watched for changes unless a test asks (``watch``): a watcher polls
+    or subscribes, traffic the other tests don't need."""
+    watching = {"watch": watch, "watch_interval_seconds": watch_interval_seconds}
     data: dict[str, Any] = {
         "tenants": [
             {
@@ -37,19 +49,21 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                         "base_url": base_a,
                         "vendor": "hapi",
                         "time_zone": "America/New_York",
+                        **watching,
                     },
                     {
                         "id": "ehr-b",
                         "base_url": base_b,
                         "vendor": "hapi",
                         "time_zone": "America/Chicago",
+                        **watching,
                     },
                 ],
             },
             {
                 "id": "other",
                 "name": "Other Clinic",
-                "sources": [{"id": "ehr-c", "base_url": base_b, "vendor": "hapi"}],
+                "sources": [{"id": "ehr-c", "base_url": base_b, "vendor": "hapi", **watching}],
             },
         ],
         "api_clients": [
@@ -64,6 +78,9 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                     "appointments:read",
                     "appointments:write",
                     "coverage:check",
+                    "waitlist:read",
+                    "waitlist:write",
+                    "events:read",
                 ],
             },
             {
@@ -96,6 +113,9 @@ def settings_for(base_a: str, base_b: str, redis_url: str | None, **extra: Any) 
                     "appointments:override",
                     "appointments:overbook",
                     "coverage:check",
+                    "waitlist:read",
+                    "waitlist:write",
+                    "events:read",
                 ],
             },
             {
@@ -133,6 +153,7 @@ async def clinic(
     family: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     hour: int = 14,
+    service_type: str = "124",
 ) -> dict[str, Any]:
     """A practitioner, a schedule with free 30-minute slots tomorrow, and one patient.
 
@@ -222,7 +243,7 @@ async def clinic(
                         "status": "free",
                         "start": s.isoformat().replace("+00:00", "Z"),
                         "end": (s + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
-                        "serviceType": [{"coding": [{"code": "124"}]}],
+                        "serviceType": [{"coding": [{"code": service_type}]}],
                     }
                 )
             )

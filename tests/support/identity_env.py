@@ -60,7 +60,7 @@ async def load(base_url: str, resources: list[dict[str, Any]]) -> None:
     """PUT with the resources' own ids in one transaction (loading twice changes nothing)."""
     entries = [
         {
-            "fullUrl": f"Patient/{r['id']}",
+            "fullUrl": f"{base_url.rstrip('/')}/Patient/{r['id']}",
             "resource": r,
             "request": {"method": "PUT", "url": f"Patient/{r['id']}"},
         }

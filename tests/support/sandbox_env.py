@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from gateway.cache import MemoryCache
+from gateway.runtime import Runtime
 from gateway.settings import SourceConfig
 from simulators.fhir_server import create_fhir_app
 from tests.support.asgi import running
@@ -28,13 +30,21 @@ class SandboxGateway:
     ehrs: dict[str, Starlette]
     audit: MemoryAuditSink
     cache: MemoryCache
+    app: FastAPI
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
 
     def transport(self, source: str) -> httpx.AsyncBaseTransport:
         return httpx.ASGITransport(app=self.ehrs[source])
 
 
 @asynccontextmanager
-async def sandbox_gateway(**settings: Any) -> AsyncIterator[SandboxGateway]:
+async def sandbox_gateway(
+    *, base_url: str = "http://gateway.test", **settings: Any
+) -> AsyncIterator[SandboxGateway]:
     ehr_a, ehr_b = create_fhir_app(name="ehr-a"), create_fhir_app(name="ehr-b")
     by_host = {"ehr-a.sandbox": ehr_a, "ehr-b.sandbox": ehr_b}
 
@@ -48,5 +58,5 @@ async def sandbox_gateway(**settings: Any) -> AsyncIterator[SandboxGateway]:
         cache=cache,
         audit=audit,
     )
-    async with running(app) as api:
-        yield SandboxGateway(api, {"ehr-a": ehr_a, "ehr-b": ehr_b}, audit, cache)
+    async with running(app, base_url) as api:
+        yield SandboxGateway(api, {"ehr-a": ehr_a, "ehr-b": ehr_b}, audit, cache, app)

@@ -12,6 +12,7 @@ Loaded by ``tests/unit/gateway/test_openapi_contract.py`` through SCHEMATHESIS_H
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import schemathesis
@@ -139,6 +140,19 @@ def _coverage_rules(ctx: Any, case: Any) -> Any:
     return case
 
 
+def _days_ahead(ctx: Any, case: Any) -> Any:
+    """A patient waits for days to come: earliest first, latest not yet past, within a
+    year."""
+    if not _positive(case):
+        return case
+    body = case.body
+    if isinstance(body, dict) and "earliest" in body:
+        today = date.today()
+        body["earliest"] = (today + timedelta(days=1)).isoformat()
+        body["latest"] = (today + timedelta(days=30)).isoformat()
+    return case
+
+
 _hook: Any = schemathesis.hook
 _hook("map_case").apply_to(operation_id=["findSlots", "listAppointments"])(_range_within_limits)
 _hook("map_case").apply_to(operation_id="listAppointments")(_patient_or_day)
@@ -147,3 +161,4 @@ _hook("map_case").apply_to(operation_id="searchPractitioners")(_name_or_specialt
 _hook("map_case").apply_to(operation_id="checkCoverage")(_one_way_to_name_the_patient)
 _hook("map_case").apply_to(operation_id="patientConflicts")(_from_to_within_limits)
 _hook("map_case").apply_to(operation_id="addPatientCoverage")(_coverage_rules)
+_hook("map_case").apply_to(operation_id="joinWaitlist")(_days_ahead)

@@ -177,3 +177,32 @@ def test_payer_simulator_serves_the_gateway_config_payers() -> None:
     from simulators.payer import SIM_PAYER_IDS
 
     assert set(payers[0]["payer_ids"]) <= set(SIM_PAYER_IDS)
+
+
+def test_the_worker_runs_batch_verification_as_its_own_service() -> None:
+    services = compose()["services"]
+    worker, gateway = services["worker"], services["gateway"]
+    assert worker["command"][:2] == ["frontdesk", "worker"]
+    assert "--config" in worker["command"] and "serve" not in worker["command"]
+    # One configuration and the same secrets and Redis as the API, or the worker's answers
+    # would be sealed and keyed where the API can't read them.
+    assert set(worker["volumes"]) >= {
+        v for v in gateway["volumes"] if v.endswith(":/etc/frontdesk/config.yaml:ro")
+    }
+    for name in ("FRONTDESK_HASH_KEY", "FRONTDESK_CACHE__REDIS_URL"):
+        assert worker["environment"][name] == gateway["environment"][name]
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert worker["restart"] == "unless-stopped"
+    assert "ports" not in worker  # nothing calls it: it takes work from Redis
+    # The API queues; it runs no workers of its own.
+    assert gateway["environment"]["FRONTDESK_COVERAGE_BATCH_WORKERS"] == "0"
+
+
+def test_the_worker_command_is_a_real_cli_command() -> None:
+    from typer.testing import CliRunner
+
+    from frontdesk.cli import app
+
+    result = CliRunner().invoke(app, ["worker", "--help"])
+    assert result.exit_code == 0
+    assert "--config" in result.output

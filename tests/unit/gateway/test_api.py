@@ -183,13 +183,13 @@ async def test_booking_validation_and_errors():
             422,
             "validation_error",
         )
-        # a patient of another EHR than the slot
+        # a patient of another EHR than the slot: register them there, or use their link
         _problem(
             await gw.api.post(
                 "/v1/appointments", json={"slot_id": slot, "patient_id": patient_b}, headers=h
             ),
-            422,
-            "validation_error",
+            409,
+            "patient_not_in_source",
         )
         # a slot that doesn't exist
         _problem(

@@ -4,6 +4,7 @@ import mappers
 
 EXPECTED = {
     "SUPPORTED_TYPES",
+    "Account",
     "Address",
     "Appointment",
     "Benefit",
@@ -19,6 +20,7 @@ EXPECTED = {
     "HumanName",
     "Identifier",
     "InvalidId",
+    "Invoice",
     "Location",
     "MappedBundle",
     "MappedSearch",
@@ -78,6 +80,8 @@ def test_supported_types_are_the_design_types() -> None:
         "Location",
         "PractitionerRole",
         "HealthcareService",
+        "Account",
+        "Invoice",
     } == mappers.SUPPORTED_TYPES
 
 

@@ -13,7 +13,7 @@ from fhir.resources.R4B.appointment import Appointment as R4BAppointment
 from fhir.resources.R4B.coverageeligibilityrequest import CoverageEligibilityRequest
 
 from mappers import MappingError, encode_id
-from mappers.model import EligibilityRequest, Person, Schedule, Slot, SourceRef
+from mappers.model import Coding, EligibilityRequest, Person, Schedule, Slot, SourceRef
 from mappers.outbound import (
     OutboundError,
     booking_identifier_value,
@@ -116,6 +116,23 @@ def test_booking_service_type_override_with_system() -> None:
     assert appt["serviceType"] == [
         {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/service-type", "code": "98"}]}
     ]
+
+
+def test_booking_keeps_the_systems_the_slot_gave_its_codes() -> None:
+    service = "http://terminology.hl7.org/CodeSystem/service-type"
+    kinds = "http://terminology.hl7.org/CodeSystem/v2-0276"
+    slot = _slot(
+        service_types=["57", "124"],
+        service_type_codings=[Coding(system=service, code="57"), Coding(code="124")],
+        appointment_type="ROUTINE",
+        appointment_type_coding=Coding(system=kinds, code="ROUTINE", display="Routine"),
+    )
+    appt = _book(slot=slot)
+    assert appt["serviceType"] == [
+        {"coding": [{"system": service, "code": "57"}]},
+        {"coding": [{"code": "124"}]},  # the Slot had no system for it: none invented
+    ]
+    assert appt["appointmentType"] == {"coding": [{"system": kinds, "code": "ROUTINE"}]}
 
 
 def test_slot_without_end_needs_minutes_duration() -> None:

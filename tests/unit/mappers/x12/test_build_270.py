@@ -204,3 +204,17 @@ def test_checker_catches_broken_270s(old: str, new: str, problem: str) -> None:
     assert old in raw
     problems = check_270(raw.replace(old, new))
     assert any(problem in p for p in problems), problems
+
+
+def test_unknown_gender_leaves_dmg03_out() -> None:
+    # 005010X279A1 lists only F and M for a 270's DMG03 (linuxforhealth-x12 refused "U").
+    sub = Person(
+        first_name="Jane",
+        last_name="Doe",
+        birth_date=date(1980, 2, 29),
+        gender="unknown",
+        member_id="W123456789",
+    )
+    raw = build_270(request(subscriber=sub), now=NOW)
+    assert check_270(raw) == []
+    assert "DMG*D8*19800229" in segments(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -118,6 +119,24 @@ def test_bundles_are_ordered_transactions_of_puts(profile: str) -> None:
     )
     order = [RESOURCE_ORDER.index(e["resource"]["resourceType"]) for e in entries]
     assert order == sorted(order)
+
+
+def test_bundle_full_urls_are_absolute_on_the_target_server() -> None:
+    # R4 wants fullUrl absolute; a relative one ("Patient/p-1001") is refused by a
+    # validating server (BUNDLE_ENTRY_URL_ABSOLUTE).
+    base = "https://ehr.example.org/fhir/"
+    entries = [e for b in build_bundles("ehr-a", today=TODAY, base_url=base) for e in b["entry"]]
+    assert all(e["fullUrl"] == f"{base}{e['request']['url']}" for e in entries)
+
+
+def test_bundle_full_urls_without_a_server_are_stable_uuids() -> None:
+    first = [e["fullUrl"] for b in build_bundles("ehr-b", today=TODAY) for e in b["entry"]]
+    again = [e["fullUrl"] for b in build_bundles("ehr-b", today=TODAY) for e in b["entry"]]
+    other = [e["fullUrl"] for b in build_bundles("ehr-a", today=TODAY) for e in b["entry"]]
+    assert first == again
+    assert len(set(first)) == len(first)
+    assert not set(first) & set(other)  # same ids, different EHRs
+    assert all(uuid.UUID(u.removeprefix("urn:uuid:")).version == 5 for u in first)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -3,6 +3,7 @@ package frontdesk.hapi;
 import ca.uhn.fhir.batch2.jobs.config.Batch2JobsConfig;
 import ca.uhn.fhir.context.FhirContext;
 import ca.uhn.fhir.context.support.IValidationSupport;
+import ca.uhn.fhir.interceptor.api.IInterceptorService;
 import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
 import ca.uhn.fhir.jpa.api.config.ThreadPoolFactoryConfig;
 import ca.uhn.fhir.jpa.api.dao.IFhirSystemDao;
@@ -22,8 +23,14 @@ import ca.uhn.fhir.rest.server.IncomingRequestAddressStrategy;
 import ca.uhn.fhir.rest.server.RestfulServer;
 import ca.uhn.fhir.rest.server.provider.ResourceProviderFactory;
 import ca.uhn.fhir.rest.server.util.ISearchParamRegistry;
+import ca.uhn.fhir.validation.FhirValidator;
 import jakarta.persistence.EntityManagerFactory;
+import java.util.Set;
 import javax.sql.DataSource;
+import org.hl7.fhir.common.hapi.validation.validator.FhirInstanceValidator;
+import org.hl7.fhir.r5.utils.validation.constants.BestPracticeWarningLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.autoconfigure.orm.jpa.JpaProperties;
 import org.springframework.boot.web.servlet.ServletRegistrationBean;
@@ -57,6 +64,16 @@ public class FhirServerConfig {
     static final int DEFAULT_PAGE_SIZE = 20;
 
     static final int MAX_PAGE_SIZE = 500;
+
+    /**
+     * Writes of these types are validated (creates, updates, PATCH results,
+     * batch entries); transaction Bundles are validated whatever they hold. The gateway
+     * writes Appointment, Slot, Patient and Coverage; the seed data adds the rest.
+     */
+    static final Set<String> VALIDATED_TYPES = Set.of(
+            "Appointment", "Slot", "Patient", "Coverage", "Schedule", "Practitioner", "Location", "Organization");
+
+    private static final Logger log = LoggerFactory.getLogger(FhirServerConfig.class);
 
     @Bean
     public JpaStorageSettings jpaStorageSettings() {
@@ -131,7 +148,8 @@ public class FhirServerConfig {
             DatabaseBackedPagingProvider pagingProvider,
             JpaStorageSettings storageSettings,
             ISearchParamRegistry searchParamRegistry,
-            IValidationSupport validationSupport) {
+            IValidationSupport validationSupport,
+            IInterceptorService storageInterceptors) {
         RestfulServer server = new RestfulServer(systemDao.getContext());
         // Every R4 type: CRUD, conditional create/update/delete, search with
         // _include, history and $validate.
@@ -158,7 +176,34 @@ public class FhirServerConfig {
         server.setDefaultResponseEncoding(EncodingEnum.JSON);
         // FHIR says a stale If-Match is 412; HAPI answers 409 (see the class).
         server.registerInterceptor(new IfMatchPreconditionInterceptor());
+
+        // A strict server: invalid writes are refused with 422 (see the two classes).
+        FhirContext context = systemDao.getContext();
+        FhirValidator validator = writeValidator(context, validationSupport);
+        server.registerInterceptor(new WriteRequestValidatingInterceptor(context, validator, VALIDATED_TYPES));
+        // Storage hooks: registered where the JPA layer broadcasts them.
+        storageInterceptors.registerInterceptor(
+                new StoredResourceValidatingInterceptor(context, validator, VALIDATED_TYPES));
         return server;
+    }
+
+    /**
+     * HAPI's instance validator on the server's own validation support (R4 core
+     * definitions and terminology), loaded now: the first validation takes
+     * seconds, which a client's first write must not wait for.
+     */
+    private static FhirValidator writeValidator(FhirContext context, IValidationSupport validationSupport) {
+        FhirInstanceValidator instanceValidator = new FhirInstanceValidator(validationSupport);
+        // Best-practice findings (dom-6 "should have narrative" on every resource)
+        // never refuse a write and no answer shows them; skipping them saves a
+        // good part of each validation.
+        instanceValidator.setBestPracticeWarningLevel(BestPracticeWarningLevel.Ignore);
+        FhirValidator validator = context.newValidator();
+        validator.registerValidatorModule(instanceValidator);
+        long started = System.nanoTime();
+        validator.validateWithResult("{\"resourceType\":\"Patient\",\"active\":true}");
+        log.info("write validation ready in {} ms", (System.nanoTime() - started) / 1_000_000);
+        return validator;
     }
 
     /** Serves the FHIR API under /fhir/*; being a registration bean, it is registered once. */

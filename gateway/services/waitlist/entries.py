@@ -1,0 +1,90 @@
+"""Waitlist entries: who waits for what kind of visit, where, and when they could come.
+
+Entries live in the shared state (one hash per tenant), sealed: the note is free text a
+desk may fill with anything, and the patient id says who waits. A state that can't be
+written is a ``503``, never an entry silently dropped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ...sealing import Sealer
+from ...state import SharedState
+
+__all__ = ["PRIORITY_RANK", "EntryStore", "Priority", "WaitlistEntry", "new_entry_id"]
+
+Priority = Literal["urgent", "soon", "routine"]
+# Offers go by priority first, then by how long the patient has waited.
+PRIORITY_RANK: dict[str, int] = {"urgent": 0, "soon": 1, "routine": 2}
+
+
+class WaitlistEntry(BaseModel):
+    id: str
+    patient_id: str
+    service_type: str
+    practitioner_id: str | None = None
+    location_id: str | None = None
+    # The days the patient could come (desk dates, inclusive).
+    earliest: date
+    latest: date
+    # Hours' notice the patient needs before the visit.
+    min_notice_hours: int = 24
+    priority: Priority = "routine"
+    note: str | None = None
+    created_at: datetime
+    created_by: str
+    # The slot offered now (one open offer per entry at a time), and the slots the
+    # patient let pass (declined or let expire): never offered to them again.
+    offer_slot_id: str | None = None
+    # The patient's record the open offer books (in the slot's EHR).
+    offered_as: str | None = None
+    passed: list[str] = Field(default_factory=list)
+
+
+def new_entry_id() -> str:
+    return "wl-" + secrets.token_hex(12)
+
+
+class EntryStore:
+    def __init__(self, state: SharedState, sealer: Sealer, prefix: str = "fd") -> None:
+        self._state = state
+        self._sealer = sealer
+        self._prefix = prefix
+
+    def _key(self, tenant: str) -> str:
+        return f"{self._prefix}:waitlist:{tenant}"
+
+    def _context(self, tenant: str, entry_id: str) -> str:
+        return f"{self._key(tenant)}/{entry_id}"
+
+    async def put(self, tenant: str, entry: WaitlistEntry) -> None:
+        sealed = self._sealer.seal(
+            entry.model_dump_json().encode(), context=self._context(tenant, entry.id)
+        )
+        await self._state.hset(self._key(tenant), entry.id, sealed)
+
+    async def get(self, tenant: str, entry_id: str) -> WaitlistEntry | None:
+        raw = await self._state.hget(self._key(tenant), entry_id)
+        return self._open(tenant, entry_id, raw)
+
+    async def all(self, tenant: str) -> list[WaitlistEntry]:
+        raw = await self._state.hgetall(self._key(tenant))
+        entries = (self._open(tenant, entry_id, value) for entry_id, value in raw.items())
+        return [e for e in entries if e is not None]
+
+    async def remove(self, tenant: str, entry_id: str) -> bool:
+        return await self._state.hdel(self._key(tenant), entry_id)
+
+    def _open(self, tenant: str, entry_id: str, raw: bytes | None) -> WaitlistEntry | None:
+        plain = self._sealer.open(raw, context=self._context(tenant, entry_id))
+        if plain is None:
+            return None
+        try:
+            return WaitlistEntry.model_validate_json(plain)
+        except ValidationError:
+            return None
