@@ -189,16 +189,28 @@ def index_build(
         bool, typer.Option(help="relink everything (default: what changed since the last run)")
     ] = False,
     backend: Annotated[str, typer.Option(help="duckdb (one machine) or spark")] = "duckdb",
+    queue: Annotated[
+        bool, typer.Option(help="queue the build for the batch workers instead (needs Redis)")
+    ] = False,
 ) -> None:
     """Read every Patient of each EHR ($export, else paged search), link them with Splink
     and store the person clusters in Redis; or index only what changed."""
     import asyncio
 
-    from frontdesk.index_command import run_build, with_runtime
+    from frontdesk.index_command import queue_build, run_build, with_runtime
     from gateway.settings import Settings
 
     settings = _settings_or_exit(config)
     assert isinstance(settings, Settings)
+    if queue:
+        if not settings.cache.redis_url:
+            typer.echo("frontdesk index build --queue: the queue lives in Redis", err=True)
+            raise typer.Exit(2)
+        queued = asyncio.run(
+            with_runtime(settings, lambda rt: queue_build(rt, tenant=tenant, full=full))
+        )
+        typer.echo("queued" if queued else "a build is already queued or running")
+        return
     spark = None
     if backend == "spark":
         from pyspark.sql import SparkSession

@@ -4,7 +4,8 @@
     frontdesk index train --config frontdesk.yaml --out DIR [--tenant T]
     frontdesk index train --synthetic --out DIR     (the shipped default model)
 
-``run_build`` is also what a batch worker calls (one async function per job).
+``run_build`` is one build in this process; ``queue_build`` (``--queue``) hands it to the
+batch workers, which also build on ``identity.build_cron`` (``gateway.identity.build_job``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from gateway.bootstrap import Adapters, bootstrap
 from gateway.identity.build import BuildReport, build_index
+from gateway.identity.build_job import enqueue_index_build
 from gateway.identity.features import row_of
 from gateway.identity.harvest import harvest
 from gateway.identity.linkage import train
@@ -23,7 +25,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 
-__all__ = ["run_build", "run_train", "synthetic_rows", "train_synthetic"]
+__all__ = ["queue_build", "run_build", "run_train", "synthetic_rows", "train_synthetic"]
 
 
 async def run_build(
@@ -34,6 +36,14 @@ async def run_build(
     if index is None:
         raise ValueError(f"no person index for tenant {tenant!r} (identity.enabled is off?)")
     return await build_index(index, full=full, backend=backend, spark=spark)
+
+
+async def queue_build(runtime: Runtime, *, tenant: str | None = None, full: bool = False) -> bool:
+    """Put a build on the batch queue for the workers; False when one is already there."""
+    batch = runtime.coverage.batch
+    if batch is None:
+        raise ValueError("no batch queue (cache.redis_url is not set)")
+    return await enqueue_index_build(batch.queue, tenant=tenant, full=full) is not None
 
 
 async def with_runtime(settings: Settings, work: Any, adapters: Adapters | None = None) -> Any:

@@ -166,7 +166,7 @@ async def bootstrap(
         )
         for tenant_id, sources in tenants.items()
     }
-    coverage = _coverage(settings, stack, tenants, cache, keys, sealer, adapters)
+    coverage = _coverage(settings, stack, tenants, cache, keys, sealer, adapters, identity)
     if coverage.batch is not None:
         await connect_cluster(coverage.batch.queue.redis)
     watches = _watch(settings, stack, tenants, cache, keys, state, waitlists)
@@ -372,6 +372,7 @@ def _coverage(
     keys: CacheKeys,
     sealer: Sealer,
     adapters: Adapters,
+    indexes: dict[str, PersonIndex],
 ) -> CoverageRuntime:
     config = settings.cache
     store = EligibilityStore(
@@ -414,7 +415,9 @@ def _coverage(
             source_deadline_seconds=settings.source_deadline_seconds,
         )
         batch_desks[tenant.id] = dataclasses.replace(desks[tenant.id], payers=batch)
-    return CoverageRuntime(desks=desks, store=store, batch=_batch(settings, stack, batch_desks))
+    return CoverageRuntime(
+        desks=desks, store=store, batch=_batch(settings, stack, batch_desks, indexes)
+    )
 
 
 def _pacers(settings: Settings, stack: AsyncExitStack) -> dict[str, Pacer]:
@@ -432,7 +435,10 @@ def _pacers(settings: Settings, stack: AsyncExitStack) -> dict[str, Pacer]:
 
 
 def _batch(
-    settings: Settings, stack: AsyncExitStack, desks: dict[str, CoverageDesk]
+    settings: Settings,
+    stack: AsyncExitStack,
+    desks: dict[str, CoverageDesk],
+    indexes: dict[str, PersonIndex],
 ) -> BatchRuntime | None:
     """The batch queue on the configured Redis (none without one), and the in-process
     workers ``coverage_batch_workers`` asks for."""
@@ -455,6 +461,8 @@ def _batch(
         tries=settings.coverage_batch_tries,
         heartbeat=settings.coverage_batch_heartbeat_seconds,
         concurrency=settings.coverage_batch_concurrency,
+        indexes=indexes,
+        index_cron=settings.identity.build_cron,
     )
     workers = [batch.worker(f"-{i}") for i in range(settings.coverage_batch_workers)]
     if workers:

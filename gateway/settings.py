@@ -382,6 +382,18 @@ class IdentityConfig(_Config):
     model_dir: Path | None = None
     # Records read live per search from the index's candidates (most keys agreeing first).
     max_candidates: int = Field(default=40, ge=1, le=200)
+    # When the batch workers build the index (cron, UTC, e.g. "0 2 * * *"); None: only
+    # `frontdesk index build` (or its --queue) does.
+    build_cron: str | None = None
+
+    @field_validator("build_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter  # type: ignore[import-untyped]  # saq's cron engine
+
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError("build_cron is not a cron expression")
+        return value
 
 
 class JwtConfig(_Config):

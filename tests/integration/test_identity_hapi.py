@@ -257,3 +257,51 @@ async def test_not_the_same_person_survives_a_rebuild_and_same_person_links(
         assert person_out is not None
         [link] = [link for link in person_out["links"] if link["id"] == b]
         assert link["decided_by_person"] is True
+
+
+async def test_batch_workers_build_the_index_on_their_cron_and_on_demand(loaded, redis_url, tenant):
+    from saq import Status
+
+    from gateway.identity.build_job import enqueue_index_build
+
+    settings = identity_settings(
+        tenant, loaded[0], loaded[1], redis_url, identity={"build_cron": "* * * * * *"}
+    )
+    app = create_app(settings, audit=MemoryAuditSink())
+    async with running(app):
+        runtime = app.state.runtime
+        index = runtime.identity[tenant]
+        batch = runtime.coverage.batch
+        assert await index.store.current(tenant) == []
+        # Two workers, as two `frontdesk worker` processes: one build per cron tick.
+        workers = [batch.worker("-idx-1"), batch.worker("-idx-2")]
+        tasks = [asyncio.create_task(w.start()) for w in workers]
+        try:
+            async with asyncio.timeout(180):
+                while not await index.store.current(tenant):  # noqa: ASYNC110 (Redis, polled)
+                    await asyncio.sleep(0.5)
+            first = (await index.store.meta(tenant))["generation"]
+            a, b, _ = gateway_ids(PAIR)[0]
+            assert b in await index.linked_ids([a])
+            for w in workers:
+                await w.stop()
+            await asyncio.gather(*tasks)
+
+            # On demand (`frontdesk index build --queue`): one job per key while queued.
+            job = await enqueue_index_build(batch.queue, tenant=tenant, full=True)
+            assert job is not None
+            assert await enqueue_index_build(batch.queue, tenant=tenant, full=True) is None
+            worker = batch.worker("-idx-3")
+            task = asyncio.create_task(worker.start())
+            tasks = [task]
+            workers = [worker]
+            await job.refresh(until_complete=180)
+            assert job.status == Status.COMPLETE, job.error
+            assert (await index.store.meta(tenant))["generation"] != first
+        finally:
+            for w in workers:
+                await w.stop()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            leftover = await batch.queue.job("cron:index_build")
+            if leftover is not None:
+                await batch.queue.abort(leftover, "test over")
