@@ -248,7 +248,9 @@ class RedisIndexStore:
     async def _unlink(self, keys: list[Any]) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for key in keys:
-            pipe.unlink(key)
+            # As a plain command: a cluster pipeline's unlink() is a coroutine of its own
+            # (across slots), not a queued command.
+            pipe.execute_command("UNLINK", key)
         await pipe.execute()
 
     # --- people's decisions -------------------------------------------------------------
