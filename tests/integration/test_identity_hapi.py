@@ -305,3 +305,30 @@ async def test_batch_workers_build_the_index_on_their_cron_and_on_demand(loaded,
             leftover = await batch.queue.job("cron:index_build")
             if leftover is not None:
                 await batch.queue.abort(leftover, "test over")
+
+
+async def test_export_reads_every_patient_past_a_page_of_results(loaded, redis_url, tenant):
+    """More Patients than HAPI's largest page (500): the export reads them all."""
+    from datetime import UTC, datetime
+
+    from gateway.identity.harvest import harvest
+
+    run = uuid.uuid4().hex[:8]
+    many = [
+        {
+            "resourceType": "Patient",
+            "id": f"bulk-{run}-{n}",
+            "name": [{"family": f"Bulkexport{run}", "given": [f"N{n}"]}],
+            "birthDate": "1970-01-01",
+        }
+        for n in range(650)
+    ]
+    await load(loaded[0], many)
+    app = _app(tenant, loaded, redis_url)
+    async with running(app):
+        [handle] = [h for h in app.state.runtime.identity[tenant].sources.all() if h.id == "ehr-a"]
+        until = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        read = await harvest(handle, since=None, until=until)
+        assert read.method == "export"
+        ids = {p.id for p in read.patients}
+        assert {encode_id("ehr-a", "Patient", f"bulk-{run}-{n}") for n in range(650)} <= ids

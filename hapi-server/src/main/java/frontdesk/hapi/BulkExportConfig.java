@@ -26,10 +26,6 @@ public class BulkExportConfig {
         // HAPI answers an identical kick-off with the files of an earlier job by default;
         // an incremental read (_since) right after a change must see the change.
         settings.setEnableBulkExportJobReuse(false);
-        // Each work chunk reads its resources in one synchronous search, which HAPI caps at
-        // the fetch-size maximum (500, FhirServerConfig): more per chunk fails the export
-        // with HAPI-0464 once a server holds more than that many Patients.
-        settings.setBulkExportFileMaximumCapacity(FhirServerConfig.MAX_PAGE_SIZE);
         // An export is a Batch2 job whose steps advance on HAPI's maintenance pass (once a
         // minute by default): pass every second, and move on as soon as a step's chunks are
         // done, so an export of a test database takes seconds, not minutes.
