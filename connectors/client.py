@@ -13,6 +13,9 @@ canonical model is the mappers' job. Each method names the FHIR interaction it s
     delete("Patient", "123")             DELETE [base]/Patient/123
     transaction(bundle)                  POST   [base]
     operation("$find", resource_type="Appointment", ...)   POST [base]/Appointment/$find
+    bulk_export("Patient", since=...)    GET    [base]/Patient/$export?_type=Patient&_since=...
+                                         (Prefer: respond-async), then GET the status URL
+                                         until 200, then GET each NDJSON file it lists
 
 Failures raise subclasses of `connectors.UpstreamError` (see `connectors.errors`).
 """
@@ -359,6 +362,127 @@ class FhirClient:
             idempotent=idempotent,
         )
         return await self._json(call, expect=None)
+
+    # --- bulk data ----------------------------------------------------------------------
+
+    @staticmethod
+    def declares(capabilities: Mapping[str, Any], operation: str, resource_type: str) -> bool:
+        """Whether the CapabilityStatement declares ``$operation`` for the type or system."""
+        for rest in capabilities.get("rest", []):
+            if any(o.get("name") == operation for o in rest.get("operation", [])):
+                return True
+            for resource in rest.get("resource", []):
+                if resource.get("type") == resource_type and any(
+                    o.get("name") == operation for o in resource.get("operation", [])
+                ):
+                    return True
+        return False
+
+    async def bulk_export(
+        self,
+        resource_type: str = "Patient",
+        *,
+        since: str | None = None,
+        poll_seconds: float = 1.0,
+        max_wait_seconds: float = 600.0,
+    ) -> AsyncIterator[Resource]:
+        """Every ``resource_type`` resource (changed since ``since``) by FHIR Bulk Data
+        export: kick-off, poll the status URL, read each NDJSON file of the manifest."""
+        params: list[tuple[str, str]] = [("_type", resource_type)]
+        if since is not None:
+            params.append(("_since", since))
+        kickoff = Call(
+            "GET",
+            self._url(f"/{resource_type}/$export"),
+            f"/{resource_type}/$export",
+            "operation",
+            resource_type,
+            tuple(params),
+            {"Prefer": "respond-async"},
+        )
+        status_url = await self._upstream.call(
+            self._with_headers(kickoff), lambda r, _b: r.headers.get("content-location")
+        )
+        if not status_url:
+            raise ProtocolError(
+                "bulk export kick-off without Content-Location",
+                source=self.source,
+                method="GET",
+                url_template=kickoff.url_template,
+            )
+        manifest = await self._poll_export(str(status_url), poll_seconds, max_wait_seconds)
+        for output in manifest.get("output", []):
+            if output.get("type") != resource_type or not isinstance(output.get("url"), str):
+                continue
+            async for resource in self._ndjson(output["url"]):
+                yield resource
+
+    async def _poll_export(self, url: str, poll_seconds: float, max_wait: float) -> Resource:
+        template = "/$export-poll-status"
+        problem = check_next_link(self.base_url, url)
+        if problem is not None:
+            raise ProtocolError(
+                problem.replace("next link", "export status link"),
+                source=self.source,
+                method="GET",
+                url_template=template,
+            )
+        call = self._with_headers(Call("GET", url, template, "operation", "", ()))
+        waited = 0.0
+
+        def parse(response: httpx.Response, body: bytes) -> Resource | None:
+            if response.status_code == 202 or not body.strip():
+                return None
+            doc = json.loads(body)
+            return doc if isinstance(doc, dict) else None
+
+        while True:
+            manifest = await self._upstream.call(call, parse)
+            if manifest is not None:
+                return manifest
+            if waited >= max_wait:
+                raise ProtocolError(
+                    "bulk export not ready in time",
+                    source=self.source,
+                    method="GET",
+                    url_template=template,
+                    retryable=True,
+                )
+            await asyncio.sleep(poll_seconds)
+            waited += poll_seconds
+
+    async def _ndjson(self, url: str) -> AsyncIterator[Resource]:
+        template = "/$export file"
+        problem = check_next_link(self.base_url, url)
+        if problem is not None:
+            raise ProtocolError(
+                problem.replace("next link", "export file link"),
+                source=self.source,
+                method="GET",
+                url_template=template,
+            )
+        call = Call(
+            "GET", url, template, "operation", "", (), {"Accept": "application/fhir+ndjson"}
+        )
+        body: bytes = await self._upstream.call(call, lambda _r, b: b)
+        for line in body.splitlines():
+            if line.strip():
+                doc = json.loads(line)
+                if isinstance(doc, dict):
+                    yield doc
+
+    def _with_headers(self, call: Call) -> Call:
+        return Call(
+            call.method,
+            call.url,
+            call.url_template,
+            call.interaction,
+            call.resource_type,
+            call.params,
+            self._headers(call),
+            call.content,
+            call.idempotent,
+        )
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -165,3 +165,105 @@ def conformance(
             html_path=html,
         )
     )
+
+
+index_app = typer.Typer(no_args_is_help=True, help="The person index: one patient across EHRs.")
+app.add_typer(index_app, name="index")
+
+
+def _settings_or_exit(config: Path) -> object:
+    from gateway.settings import ConfigError, load_settings
+
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"frontdesk index: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@index_app.command("build")
+def index_build(
+    config: Annotated[Path, typer.Option(help="the gateway's YAML configuration")],
+    tenant: Annotated[str | None, typer.Option(help="one tenant (default: all)")] = None,
+    full: Annotated[
+        bool, typer.Option(help="relink everything (default: what changed since the last run)")
+    ] = False,
+    backend: Annotated[str, typer.Option(help="duckdb (one machine) or spark")] = "duckdb",
+    queue: Annotated[
+        bool, typer.Option(help="queue the build for the batch workers instead (needs Redis)")
+    ] = False,
+) -> None:
+    """Read every Patient of each EHR ($export, else paged search), link them with Splink
+    and store the person clusters in Redis; or index only what changed."""
+    import asyncio
+
+    from frontdesk.index_command import queue_build, run_build, with_runtime
+    from gateway.settings import Settings
+
+    settings = _settings_or_exit(config)
+    assert isinstance(settings, Settings)
+    if queue:
+        if not settings.cache.redis_url:
+            typer.echo("frontdesk index build --queue: the queue lives in Redis", err=True)
+            raise typer.Exit(2)
+        queued = asyncio.run(
+            with_runtime(settings, lambda rt: queue_build(rt, tenant=tenant, full=full))
+        )
+        typer.echo("queued" if queued else "a build is already queued or running")
+        return
+    spark = None
+    if backend == "spark":
+        from pyspark.sql import SparkSession
+        from splink.backends.spark import similarity_jar_location
+
+        spark = (
+            SparkSession.builder.appName("frontdesk-index")
+            .config("spark.jars", similarity_jar_location())
+            .getOrCreate()
+        )
+
+    async def work(runtime: object) -> None:
+        tenants = [tenant] if tenant else [t.id for t in settings.tenants]
+        for tenant_id in tenants:
+            report = await run_build(runtime, tenant_id, full=full, backend=backend, spark=spark)  # type: ignore[arg-type]
+            typer.echo(
+                f"{tenant_id}: {'full' if report.full else 'incremental'} build, "
+                f"{report.records} records, {report.clusters} people, "
+                f"{report.linked_records} linked records, {report.seconds:.1f}s "
+                f"({', '.join(f'{s}: {m}' for s, m in report.methods.items())})"
+            )
+
+    asyncio.run(with_runtime(settings, work))
+
+
+@index_app.command("train")
+def index_train(
+    out: Annotated[Path, typer.Option(help="directory for settings.json and policy.json")],
+    config: Annotated[Path | None, typer.Option(help="the gateway's YAML configuration")] = None,
+    tenant: Annotated[str | None, typer.Option(help="whose records to learn from")] = None,
+    synthetic: Annotated[
+        bool, typer.Option(help="learn from the corruption model's synthetic EHRs instead")
+    ] = False,
+) -> None:
+    """Estimate the match model (m and u of each comparison level, the prior) without
+    labels; point identity.model_dir at the result."""
+    import asyncio
+
+    from frontdesk.index_command import run_train, train_synthetic, with_runtime
+    from gateway.settings import Settings
+
+    if synthetic:
+        typer.echo(f"trained on {train_synthetic(out)} synthetic records -> {out}")
+        return
+    if config is None:
+        typer.echo("frontdesk index train: give --config (or --synthetic)", err=True)
+        raise typer.Exit(2)
+    settings = _settings_or_exit(config)
+    assert isinstance(settings, Settings)
+    tenant_id = tenant or settings.tenants[0].id
+
+    async def work(runtime: object) -> int:
+        return await run_train(runtime, tenant_id, out)  # type: ignore[arg-type]
+
+    count = asyncio.run(with_runtime(settings, work))
+    typer.echo(f"trained on {count} records of {tenant_id} -> {out}")

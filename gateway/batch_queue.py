@@ -31,7 +31,7 @@ from datetime import date
 from typing import Any
 
 from saq import Queue, Status, Worker
-from saq.job import Job
+from saq.job import CronJob, Job
 from saq.queue.redis import RedisQueue
 
 from .redis_conn import AnyRedis
@@ -219,11 +219,15 @@ def batch_worker(
     *,
     concurrency: int,
     name: str = "",
+    extra: list[ItemFunction] | None = None,
+    cron: list[CronJob[Any]] | None = None,
 ) -> Worker[Any]:
-    """A saq worker for batch items; its id names the host and process (operators, tests)."""
+    """A saq worker for batch items (and ``extra`` jobs, named by their qualified names;
+    ``cron`` ones scheduled); its id names the host and process (operators, tests)."""
     return _QuietWorker(
         queue,
-        functions=[(ITEM_FUNCTION, function)],
+        functions=[(ITEM_FUNCTION, function), *(extra or [])],
+        cron_jobs=cron or [],
         id=f"{socket.gethostname()}-{os.getpid()}{name}",
         concurrency=concurrency,
         # The sweep (which hands a dead worker's job on) runs every second, not every minute.

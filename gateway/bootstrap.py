@@ -29,7 +29,11 @@ from .cache import Cache, CacheKeys, MemoryCache, RedisCache
 from .client_limit import ClientSlots
 from .connections import payer_port, source_client
 from .console.runtime import build_console
+from .context import note_index_read
 from .events import EventLog, StreamSlots
+from .identity.index import PersonIndex
+from .identity.model import DEFAULT_MODEL_DIR, MatchModel
+from .identity.store import IndexStore, MemoryIndexStore, RedisIndexStore
 from .logs import get_logger
 from .metrics import GatewayMetrics
 from .pacing import PacedPayer, Pacer, close_storage, limiter_storage, rate_item
@@ -105,6 +109,7 @@ async def bootstrap(
     tenants = {
         t.id: _tenant_sources(t, stack, metrics, cache, keys, adapters) for t in settings.tenants
     }
+    identity = _identity(settings, stack, metrics, cache, keys, tenants)
     directory = {
         tenant_id: Directory(
             sources,
@@ -156,11 +161,12 @@ async def bootstrap(
             idempotency_ttl_seconds=settings.cache.idempotency_ttl_seconds,
             deadline_seconds=settings.source_deadline_seconds,
             on_outcome=lambda source, outcome: metrics.bookings.labels(source, outcome).inc(),
+            index=identity.get(tenant_id),
             listener=waitlists[tenant_id],
         )
         for tenant_id, sources in tenants.items()
     }
-    coverage = _coverage(settings, stack, tenants, cache, keys, sealer, adapters)
+    coverage = _coverage(settings, stack, tenants, cache, keys, sealer, adapters, identity)
     if coverage.batch is not None:
         await connect_cluster(coverage.batch.queue.redis)
     watches = _watch(settings, stack, tenants, cache, keys, state, waitlists)
@@ -180,6 +186,7 @@ async def bootstrap(
                 sources=sources,
                 store=coverage.store,
                 deadline_seconds=settings.source_deadline_seconds,
+                index=identity.get(tenant_id),
             )
             for tenant_id, sources in tenants.items()
         },
@@ -197,6 +204,7 @@ async def bootstrap(
                 if c.max_concurrent_requests is not None
             },
         ),
+        identity=identity,
         money=money,
         console=build_console(settings, cache, keys),
     )
@@ -214,6 +222,44 @@ def _cache(
     )
     stack.push_async_callback(redis.aclose)
     return redis
+
+
+def _identity(
+    settings: Settings,
+    stack: AsyncExitStack,
+    metrics: GatewayMetrics,
+    cache: Cache,
+    keys: CacheKeys,
+    tenants: dict[str, TenantSources],
+) -> dict[str, PersonIndex]:
+    """The person index of each tenant: in Redis beside the cache (memory in the sandbox),
+    scored with one model for all."""
+    config = settings.identity
+    if not config.enabled:
+        return {}
+    model = MatchModel.load(config.model_dir or DEFAULT_MODEL_DIR)
+    store: IndexStore
+    if isinstance(cache, RedisCache):
+        store = RedisIndexStore(
+            cache.client, keys, on_error=lambda op: metrics.cache_errors.labels(f"index_{op}").inc()
+        )
+    else:
+        store = MemoryIndexStore()
+    out: dict[str, PersonIndex] = {}
+    for tenant_id, sources in tenants.items():
+        index = PersonIndex(
+            tenant=tenant_id,
+            sources=sources,
+            store=store,
+            keys=keys,
+            model=model,
+            deadline_seconds=settings.source_deadline_seconds,
+            max_candidates=config.max_candidates,
+            on_read=note_index_read,
+        )
+        stack.push_async_callback(index.aclose)
+        out[tenant_id] = index
+    return out
 
 
 def _state(settings: Settings, stack: AsyncExitStack, adapters: Adapters) -> SharedState:
@@ -326,6 +372,7 @@ def _coverage(
     keys: CacheKeys,
     sealer: Sealer,
     adapters: Adapters,
+    indexes: dict[str, PersonIndex],
 ) -> CoverageRuntime:
     config = settings.cache
     store = EligibilityStore(
@@ -368,7 +415,9 @@ def _coverage(
             source_deadline_seconds=settings.source_deadline_seconds,
         )
         batch_desks[tenant.id] = dataclasses.replace(desks[tenant.id], payers=batch)
-    return CoverageRuntime(desks=desks, store=store, batch=_batch(settings, stack, batch_desks))
+    return CoverageRuntime(
+        desks=desks, store=store, batch=_batch(settings, stack, batch_desks, indexes)
+    )
 
 
 def _pacers(settings: Settings, stack: AsyncExitStack) -> dict[str, Pacer]:
@@ -386,7 +435,10 @@ def _pacers(settings: Settings, stack: AsyncExitStack) -> dict[str, Pacer]:
 
 
 def _batch(
-    settings: Settings, stack: AsyncExitStack, desks: dict[str, CoverageDesk]
+    settings: Settings,
+    stack: AsyncExitStack,
+    desks: dict[str, CoverageDesk],
+    indexes: dict[str, PersonIndex],
 ) -> BatchRuntime | None:
     """The batch queue on the configured Redis (none without one), and the in-process
     workers ``coverage_batch_workers`` asks for."""
@@ -409,6 +461,8 @@ def _batch(
         tries=settings.coverage_batch_tries,
         heartbeat=settings.coverage_batch_heartbeat_seconds,
         concurrency=settings.coverage_batch_concurrency,
+        indexes=indexes,
+        index_cron=settings.identity.build_cron,
     )
     workers = [batch.worker(f"-{i}") for i in range(settings.coverage_batch_workers)]
     if workers:

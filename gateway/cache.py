@@ -187,7 +187,8 @@ class RedisCache:
 
     @property
     def client(self) -> AnyRedis:
-        """The redis-py client, for what needs Redis itself (the batch queue and its store)."""
+        """The redis-py client, for what needs Redis itself (the batch queue and its store, the
+        person index)."""
         return self._redis
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from contextvars import ContextVar
 
-__all__ = ["new_request_id", "request_id"]
+__all__ = ["begin_index_reads", "new_request_id", "note_index_read", "request_id"]
 
 _request_id: ContextVar[str] = ContextVar("frontdesk_request_id", default="-")
 
@@ -22,3 +22,20 @@ def new_request_id(incoming: str | None) -> str:
 
 def request_id() -> str:
     return _request_id.get()
+
+
+# Records the person index read live during this request: written to the audit stream
+# as their own event (an index read is a PHI access in its own right).
+_index_reads: ContextVar[list[str] | None] = ContextVar("frontdesk_index_reads", default=None)
+
+
+def begin_index_reads() -> list[str]:
+    reads: list[str] = []
+    _index_reads.set(reads)
+    return reads
+
+
+def note_index_read(ids: list[str]) -> None:
+    reads = _index_reads.get()
+    if reads is not None:
+        reads.extend(i for i in ids if i not in reads)

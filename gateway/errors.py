@@ -50,6 +50,7 @@ _SERVICE_STATUS = {
     "gfe_unavailable": 503,
     "already_waitlisted": 409,
     "patient_not_in_source": 409,
+    "identity_disabled": 409,
 }
 
 

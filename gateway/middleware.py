@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .audit import AuditEvent, Outcome
-from .context import new_request_id, request_id
+from .context import begin_index_reads, new_request_id, request_id
 from .logs import access_log, get_logger
 from .problems import problem_response
 from .runtime import Runtime
@@ -122,6 +122,7 @@ class Observe:
             return
         incoming = header(scope, b"x-request-id")
         rid = new_request_id(incoming.decode("latin-1") if incoming else None)
+        index_reads = begin_index_reads()
         started = time.perf_counter()
         status = 500
 
@@ -135,9 +136,11 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._after(scope, rid, status, time.perf_counter() - started)
+            self._after(scope, rid, status, time.perf_counter() - started, index_reads)
 
-    def _after(self, scope: Scope, rid: str, status: int, elapsed: float) -> None:
+    def _after(
+        self, scope: Scope, rid: str, status: int, elapsed: float, index_reads: list[str]
+    ) -> None:
         # A client picks the method: anything unusual is one label, not a new series each.
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         # The route template, never the raw path or query: both can carry PHI.
@@ -155,7 +158,8 @@ class Observe:
         action = state.get("audit_action")
         principal = state.get("principal")
         route_name = f"{method} {route}"
-        if action is not None and principal is not None:
+        audited = action is not None and principal is not None
+        if audited:
             runtime.audit.write(
                 AuditEvent(
                     client_id=principal.client_id,
@@ -169,7 +173,19 @@ class Observe:
                     reason=state.get("audit_reason"),
                 )
             )
-        elif status in (401, 403) and route.startswith("/v1/"):
+        if index_reads and principal is not None:
+            runtime.audit.write(
+                AuditEvent(
+                    client_id=principal.client_id,
+                    tenant=principal.tenant,
+                    action="patient.index.read",
+                    outcome="success",
+                    request_id=rid,
+                    patient_ids=tuple(index_reads),
+                    route=route_name,
+                )
+            )
+        if not audited and status in (401, 403) and route.startswith("/v1/"):
             # A refused attempt at patient data is what an access log is for (HIPAA access
             # reports, IHE BALP record failures too): who tried, where, and why not.
             runtime.audit.write(

@@ -149,6 +149,14 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         "parameters": {"family": "Garcia", "given": "Patricia", "birthdate": "1961-07-22"}
     },
     "getPatient": {"parameters": {"patient_id": _PATIENT}},
+    "markNotSamePerson": {
+        "parameters": {"patient_id": _PATIENT},
+        "body": {"other_id": "ZWhyLWIvUGF0aWVudC9wLTExNDU", "reason": "Different mother's name"},
+    },
+    "markSamePerson": {
+        "parameters": {"patient_id": _PATIENT},
+        "body": {"other_id": "ZWhyLWIvUGF0aWVudC9wLTExNDU", "reason": "Checked ID card at desk"},
+    },
     "updatePatient": {"parameters": {"patient_id": _PATIENT, "If-Match": 'W/"2"'}},
     "patientConflicts": {
         "parameters": {"patient_id": _PATIENT, "from": "2026-12-07", "to": "2026-12-11"}

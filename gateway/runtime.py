@@ -3,7 +3,7 @@ per app and handed to routers through ``deps``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from saq import Worker
@@ -14,6 +14,8 @@ from .cache import Cache, CacheKeys
 from .client_limit import ClientSlots
 from .console.runtime import ConsoleRuntime
 from .events import EventLog, StreamSlots
+from .identity.build_job import index_build_function, index_cron_job
+from .identity.index import PersonIndex
 from .metrics import GatewayMetrics
 from .security import Authenticator
 from .services.booking import BookingPorts
@@ -42,11 +44,24 @@ class BatchRuntime:
     tries: int
     heartbeat: int
     concurrency: int
+    # The person index of each tenant, built by a job on this queue (on demand, and on
+    # ``index_cron`` when set).
+    indexes: dict[str, PersonIndex] = field(default_factory=dict)
+    index_cron: str | None = None
 
     def worker(self, name: str = "") -> Worker[Any]:
-        """A saq worker for the batch's items (in `frontdesk worker`, or in the API)."""
+        """A saq worker for the batch's items and the person index's builds (in `frontdesk
+        worker`, or in the API)."""
         function = item_function(self.queue.store, self.desks, heartbeat=self.heartbeat)
-        return batch_worker(self.queue, function, concurrency=self.concurrency, name=name)
+        build = index_build_function(self.indexes) if self.indexes else None
+        return batch_worker(
+            self.queue,
+            function,
+            concurrency=self.concurrency,
+            name=name,
+            extra=[build] if build else [],
+            cron=[index_cron_job(build, self.index_cron)] if build and self.index_cron else [],
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,8 @@ class Runtime:
     money: dict[str, MoneyDesk]
     # The desk console's sessions, accounts and templates.
     console: ConsoleRuntime | None = None
+    # The person index per tenant (empty when settings.identity.enabled is off).
+    identity: dict[str, PersonIndex] = field(default_factory=dict)
 
     @property
     def sandbox(self) -> bool:

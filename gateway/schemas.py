@@ -80,10 +80,40 @@ class ListResponse(BaseModel, Generic[T]):
     sources: list[SourceStatusOut]
 
 
+class FieldAgreementOut(BaseModel):
+    """How one field of two records compared, and what that weighed (log2 Bayes factor)."""
+
+    field: str = Field(description="first_name, surname, dob, postcode, street, phone or sex")
+    level: str = Field(
+        description="exact, nickname, one edit, similar, swapped..., missing, different"
+    )
+    weight: float
+
+
+class MatchExplanation(BaseModel):
+    """Why the person index thinks two records are one person: the match model's verdict."""
+
+    match_probability: float
+    match_weight: float
+    model_version: str
+    fields: list[FieldAgreementOut]
+
+
 class PatientLink(BaseModel):
     source: str
     id: str
     grade: Literal["self", "certain", "probable"]
+    match: MatchExplanation | None = Field(
+        default=None, description="The match model's explanation, when it scored this link."
+    )
+    decided_by_person: bool = Field(
+        default=False, description="Linked because a supervisor said it is the same person."
+    )
+
+
+class PossibleDuplicateOut(BaseModel):
+    id: str
+    match: MatchExplanation | None = None
 
 
 class PatientOut(BaseModel):
@@ -108,6 +138,10 @@ class PatientOut(BaseModel):
     possible_duplicates: list[str] = Field(
         default_factory=list,
         description="Ids of other patients that may be the same person; never merged silently.",
+    )
+    possible_duplicate_matches: list[PossibleDuplicateOut] = Field(
+        default_factory=list,
+        description="The same ids with the match model's explanation, where it scored them.",
     )
     warnings: list[str] = Field(default_factory=list)
 
@@ -575,6 +609,27 @@ class CandidateOut(BaseModel):
     patient: PatientOut
     grade: Literal["certain", "probable", "possible"]
     agreeing: list[str] = Field(description="The fields that agree: family, given, birth_date...")
+    match: MatchExplanation | None = Field(
+        default=None, description="The match model's explanation of this candidate."
+    )
+
+
+class LinkDecisionIn(BaseModel):
+    """A person's verdict on two records: the other record and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    other_id: str = Field(pattern=GATEWAY_ID_PATTERN, max_length=300)
+    reason: str | None = Field(default=None, max_length=500, pattern=TEXT_PATTERN)
+
+
+class LinkDecisionOut(BaseModel):
+    patient_id: str
+    other_id: str
+    verdict: Literal["different", "same"]
+    by: str
+    at: str
+    reason: str | None = None
 
 
 class WaitlistRequest(_In):

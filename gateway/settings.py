@@ -41,6 +41,7 @@ __all__ = [
     "ConsoleConfig",
     "ConsoleUserConfig",
     "EncryptionKeyConfig",
+    "IdentityConfig",
     "PayerConfig",
     "SecretRef",
     "Settings",
@@ -64,6 +65,8 @@ Scope = Literal[
     # Book over the patient's other appointment (with a reason), overbook a busy slot.
     "appointments:override",
     "appointments:overbook",
+    # Supervisors: say two records are the same person (the person index links them).
+    "patients:link",
     # The waitlist: read it and its offers; put patients on it and take them off.
     "waitlist:read",
     "waitlist:write",
@@ -84,6 +87,7 @@ ALL_SCOPES: tuple[Scope, ...] = (
     "operations:read",
     "appointments:override",
     "appointments:overbook",
+    "patients:link",
     "waitlist:read",
     "waitlist:write",
     "events:read",
@@ -370,6 +374,28 @@ class HooksConfig(_Config):
     secret: SecretRef | None = None
 
 
+class IdentityConfig(_Config):
+    """The person index: one patient across the tenant's EHRs (see gateway/identity)."""
+
+    enabled: bool = True
+    # A trained model (Splink's settings.json and policy.json); None: the one shipped.
+    model_dir: Path | None = None
+    # Records read live per search from the index's candidates (most keys agreeing first).
+    max_candidates: int = Field(default=40, ge=1, le=200)
+    # When the batch workers build the index (cron, UTC, e.g. "0 2 * * *"); None: only
+    # `frontdesk index build` (or its --queue) does.
+    build_cron: str | None = None
+
+    @field_validator("build_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter  # type: ignore[import-untyped]  # saq's cron engine
+
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError("build_cron is not a cron expression")
+        return value
+
+
 class JwtConfig(_Config):
     """OAuth2 JWT bearer tokens, validated against a JWKS."""
 
@@ -394,6 +420,7 @@ class Settings(BaseSettings):
     jwt: JwtConfig | None = None
     console: ConsoleConfig = ConsoleConfig()
     cache: CacheConfig = CacheConfig()
+    identity: IdentityConfig = IdentityConfig()
     waitlist: WaitlistConfig = WaitlistConfig()
     hooks: HooksConfig = HooksConfig()
     # Audit events go to their own JSON-lines stream, never the application log.

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from mappers.model import Coverage
 
-from ..deps import RecordsDep, RuntimeDep, TenantDep, require_scope
+from ..deps import CurrentPrincipal, RecordsDep, RuntimeDep, TenantDep, require_scope
 from ..middleware import note_audit
 from ..params import (
     DESK_TIME_PATTERN,
@@ -19,13 +19,17 @@ from ..params import (
 from ..schemas import (
     ConflictOut,
     CoverageIn,
+    LinkDecisionIn,
+    LinkDecisionOut,
     ListResponse,
     PatientChangesIn,
     PatientOut,
     RegistrationRequest,
     SourceStatusOut,
 )
+from ..security import Principal
 from ..services import conflicts
+from ..services import identity as identity_service
 from ..services import patient_records as records_service
 from ..services import patients as service
 from ..services.desk_time import parse_desk_time
@@ -61,7 +65,10 @@ async def search_patients(
     note_audit(request, "patient.search", sources=[h.id for h in sources.all()])
     query = service.PatientQuery(identifier, family, given, birthdate, phone)
     items, statuses = await service.search_patients(
-        sources, query, deadline_seconds=runtime.settings.source_deadline_seconds
+        sources,
+        query,
+        deadline_seconds=runtime.settings.source_deadline_seconds,
+        index=runtime.identity.get(sources.tenant.id),
     )
     note_audit(
         request,
@@ -85,7 +92,10 @@ async def get_patient(
     """One patient, with links to the same person's records in the tenant's other EHRs."""
     note_audit(request, "patient.read", patient_ids=[patient_id])
     patient, statuses = await service.get_patient(
-        sources, patient_id, deadline_seconds=runtime.settings.source_deadline_seconds
+        sources,
+        patient_id,
+        deadline_seconds=runtime.settings.source_deadline_seconds,
+        index=runtime.identity.get(sources.tenant.id),
     )
     note_audit(
         request,
@@ -215,3 +225,64 @@ async def add_coverage(
     cached coverage answers are forgotten: the next check asks the payer."""
     note_audit(request, "patient.coverage.add", patient_ids=[patient_id])
     return await records_service.add_coverage(ports, patient_id, body)
+
+
+_Link = Depends(require_scope("patients:link"))
+
+
+async def _decide(
+    request: Request,
+    runtime: RuntimeDep,
+    sources: TenantDep,
+    principal: Principal,
+    patient_id: str,
+    body: LinkDecisionIn,
+    verdict: Literal["different", "same"],
+) -> LinkDecisionOut:
+    note_audit(
+        request,
+        f"patient.identity.{verdict}",
+        patient_ids=[patient_id, body.other_id],
+        reason=body.reason,
+    )
+    index = runtime.identity.get(sources.tenant.id)
+    decision = await identity_service.decide(
+        sources,
+        index,
+        patient_id,
+        body.other_id,
+        verdict,
+        by=principal.client_id,
+        reason=body.reason,
+    )
+    return LinkDecisionOut(patient_id=patient_id, other_id=body.other_id, **decision)
+
+
+@router.post("/{patient_id}/not-same", dependencies=[_Write], operation_id="markNotSamePerson")
+async def mark_not_same(
+    request: Request,
+    runtime: RuntimeDep,
+    sources: TenantDep,
+    principal: CurrentPrincipal,
+    patient_id: GatewayIdPath,
+    body: LinkDecisionIn,
+) -> LinkDecisionOut:
+    """A person says these two records are not the same person: the gateway never merges
+    or flags them again, and later builds of the person index keep them apart. Neither
+    EHR record changes."""
+    return await _decide(request, runtime, sources, principal, patient_id, body, "different")
+
+
+@router.post("/{patient_id}/same", dependencies=[_Link], operation_id="markSamePerson")
+async def mark_same(
+    request: Request,
+    runtime: RuntimeDep,
+    sources: TenantDep,
+    principal: CurrentPrincipal,
+    patient_id: GatewayIdPath,
+    body: LinkDecisionIn,
+) -> LinkDecisionOut:
+    """A supervisor (``patients:link``) says these two records are the same person: the
+    gateway links them (``decided_by_person``) and later builds keep them together.
+    Neither EHR record changes."""
+    return await _decide(request, runtime, sources, principal, patient_id, body, "same")

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from connectors import PreconditionFailed, UpstreamError
 from mappers import GatewayId, MappingError, from_fhir
@@ -46,6 +46,9 @@ from .holds import DEFAULT_HOLD_MINUTES, WAITLIST_CLIENT, HeldSlot, Hold, HoldSt
 from .patients import get_patient
 from .scheduling import BookingDetails
 from .slots import SlotSearch, slots_generation_key
+
+if TYPE_CHECKING:
+    from ..identity.index import PersonIndex
 
 __all__ = [
     "Booked",
@@ -94,6 +97,8 @@ class BookingPorts:
     deadline_seconds: float
     on_outcome: Callable[[str, str], None] = lambda source, outcome: None
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The person index: the patient's records in other EHRs, even where they differ.
+    index: PersonIndex | None = None
     listener: SlotListener = field(default_factory=_NoListener)
 
 
@@ -281,7 +286,7 @@ async def _person(ports: BookingPorts, patient_id: str) -> PatientOut | None:
     conflict check is then partial; the booking itself still goes to the EHR)."""
     try:
         person, _ = await get_patient(
-            ports.sources, patient_id, deadline_seconds=ports.deadline_seconds
+            ports.sources, patient_id, deadline_seconds=ports.deadline_seconds, index=ports.index
         )
     except (UpstreamError, NotFound, MappingError):
         return None

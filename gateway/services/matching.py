@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Literal
+from typing import Any, Literal
 
 from mappers.model import HumanName, Patient
 
@@ -28,11 +28,19 @@ Grade = Literal["certain", "probable", "possible"]
 
 @dataclass
 class MatchGroup:
-    """One person as seen across sources; ``records[0]`` is the primary record."""
+    """One person as seen across sources; ``records[0]`` is the primary record.
+
+    ``evidence`` (record id -> what the match model said of it against the group) and
+    ``possible_evidence`` (other group's id -> the same for a possible duplicate) are
+    filled when the person index's model scored the records; ``decided`` names records
+    joined by a person's "same person" decision."""
 
     records: list[Patient]
     grades: dict[str, Grade] = field(default_factory=dict)
     possible_duplicates: list[str] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    possible_evidence: dict[str, Any] = field(default_factory=dict)
+    decided: set[str] = field(default_factory=set)
 
     @property
     def id(self) -> str:

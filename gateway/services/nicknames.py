@@ -80,3 +80,16 @@ for _group in _GROUPS:
 def variants(given: str) -> frozenset[str]:
     """The names that may stand for ``given`` (normalised, lower case), itself included."""
     return _INDEX.get(given, frozenset((given,)))
+
+
+def root(given: str) -> str:
+    """One name standing for every variant of ``given`` (the first group's legal name), so
+    a nickname and the legal name compare equal; ``given`` itself when it has no group."""
+    group = _ROOT.get(given)
+    return group if group is not None else given
+
+
+_ROOT: dict[str, str] = {}
+for _group in _GROUPS:
+    for _name in _group:
+        _ROOT.setdefault(_name, _group[0])

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from connectors import PreconditionFailed
 from mappers import from_fhir
@@ -52,7 +53,10 @@ from .eligibility_cache import EligibilityStore
 from .errors import InvalidRequest, NotFound, ServiceError, VersionConflict
 from .fanout import SourceStatus, fan_out
 from .matching import MatchGroup, grade_pair
-from .patients import MAX_PER_SOURCE, to_out
+from .patients import MAX_PER_SOURCE, explain, to_out
+
+if TYPE_CHECKING:
+    from ..identity.index import PersonIndex
 
 __all__ = [
     "PossibleDuplicate",
@@ -77,6 +81,9 @@ class RecordPorts:
     sources: TenantSources
     store: EligibilityStore
     deadline_seconds: float
+    # The person index: finds the person even where their record has a typo, and learns
+    # every registration and correction at once.
+    index: PersonIndex | None = None
 
 
 @contextmanager
@@ -137,6 +144,8 @@ async def register(
         resource, condition = build_patient(new), patient_if_none_exist(new)
     created = await handle.client.create(resource, if_none_exist=condition)
     record = from_fhir(created, source=handle.id, expect=Patient)
+    if ports.index is not None:
+        await ports.index.upsert([record])
     return to_out(MatchGroup(records=[record])), statuses
 
 
@@ -162,9 +171,29 @@ async def duplicate_candidates(
         return list(found.values())
 
     outcomes = await fan_out(ports.sources.all(), lambda h: h.id, one, ports.deadline_seconds)
+    found = {p.id: p for o in outcomes if o.value for p in o.value}
+    statuses = [o.status for o in outcomes]
+    index = ports.index
+    if index is not None:
+        from ..identity.features import blocking_keys, row_of
+
+        read = await index.candidates(blocking_keys(row_of(probe)))
+        for record in read.records:
+            found.setdefault(record.id, record)
+        statuses = _merge_statuses(statuses, read.statuses)
     candidates: list[CandidateOut] = []
-    for record in (p for o in outcomes if o.value for p in o.value):
+    for record in found.values():
         grade = grade_pair(probe, record)
+        match = None
+        if index is not None:
+            from ..identity.features import row_of
+
+            match = index.model.score(row_of(probe), row_of(record))
+            policy = index.model.policy
+            if match.probability >= policy.link_probability and grade != "certain":
+                grade = "probable"
+            elif match.probability >= policy.review_probability and grade is None:
+                grade = "possible"
         if grade is None:
             continue
         candidates.append(
@@ -172,10 +201,20 @@ async def duplicate_candidates(
                 patient=to_out(MatchGroup(records=[record])),
                 grade=grade,
                 agreeing=_agreeing(probe, record),
+                match=explain(match, index.model.version) if match and index else None,
             )
         )
     candidates.sort(key=lambda c: (_GRADE_ORDER[c.grade], c.patient.id))
-    return candidates, [o.status for o in outcomes]
+    return candidates, statuses
+
+
+def _merge_statuses(first: list[SourceStatus], more: list[SourceStatus]) -> list[SourceStatus]:
+    """One status per source: the worse of the two reads."""
+    by_source = {s.source: s for s in first}
+    for status in more:
+        if status.status != "ok":
+            by_source[status.source] = status
+    return list(by_source.values())
 
 
 def _as_record(new: NewPatient) -> Patient:
@@ -256,7 +295,10 @@ async def update_patient(
         ) from None
     if "resourceType" not in written:  # Prefer: return=minimal
         written = await handle.client.read("Patient", ref.id)
-    return to_out(MatchGroup(records=[from_fhir(written, source=handle.id, expect=Patient)]))
+    corrected = from_fhir(written, source=handle.id, expect=Patient)
+    if ports.index is not None:
+        await ports.index.upsert([corrected])
+    return to_out(MatchGroup(records=[corrected]))
 
 
 # --- insurance --------------------------------------------------------------------------

@@ -63,6 +63,14 @@ class Query:
     def matches(self, resource: Resource) -> bool:
         return all(criterion.matches(resource) for criterion in self.criteria)
 
+    def ids(self) -> tuple[str, ...] | None:
+        """The ids an ``_id`` criterion (no modifier) allows, or None: a server answers
+        those from its id index instead of reading every resource."""
+        for criterion in self.criteria:
+            if criterion.param.name == "_id" and criterion.modifier is None:
+                return tuple(criterion.values)
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Include:

@@ -160,6 +160,17 @@ class FhirStore:
 
     def find(self, query: Query) -> list[Version]:
         """The live resources of the query's type that match it, in creation order."""
+        ids = query.ids()
+        if ids is not None:
+            histories = self._histories[query.resource_type]
+            wanted = set(ids)
+            if len(wanted) * 8 < len(histories):
+                found = [histories[i][-1] for i in wanted if i in histories]
+                order = {i: n for n, i in enumerate(ids)}
+                return sorted(
+                    (v for v in found if not v.deleted and query.matches(v.resource or {})),
+                    key=lambda v: order.get(v.id, 0),
+                )
         return [v for v in self.live(query.resource_type) if query.matches(v.resource or {})]
 
     def count(self, resource_type: str) -> int:

@@ -94,8 +94,9 @@ public class FhirServerConfig {
         // HAPI reuses the result of an identical search for 60 s by default; tests
         // must see their own writes at once, so never reuse.
         settings.setReuseCachedSearchResultsForMillis(null);
-        // `_count` is honoured up to this; larger values are capped.
-        settings.setFetchSizeDefaultMaximum(MAX_PAGE_SIZE);
+        // `_count` is honoured up to MAX_PAGE_SIZE by the paging provider (below). No cap on
+        // the results a search loads in all (setFetchSizeDefaultMaximum): it also caps the
+        // resource ids a Bulk Data export reads, so an export would stop at that many.
         // Defaults kept, stated here so nobody has to look them up:
         // references must resolve on write, and referenced resources can't be deleted.
         settings.setEnforceReferentialIntegrityOnWrite(true);

@@ -1,0 +1,73 @@
+"""The person index's build as a job on the batch queue (saq, ``gateway.batch_queue``).
+
+Every ``frontdesk worker`` (and any in-process batch worker) schedules it from
+``identity.build_cron``: saq enqueues a cron job under one key, so however many workers
+run, one build starts per tick. ``frontdesk index build --queue`` puts one on the queue
+now. The job holds only a tenant id and whether to relink everything, and answers nothing
+(saq keeps jobs and results in clear).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from saq import Queue
+from saq.job import CronJob, Job
+
+from ..batch_queue import QUEUE_NAME, ItemFunction
+from .build import build_index
+from .index import PersonIndex
+
+__all__ = [
+    "INDEX_BUILD_FUNCTION",
+    "enqueue_index_build",
+    "index_build_function",
+    "index_cron_job",
+]
+
+INDEX_BUILD_FUNCTION = "index_build"
+# A build of a large group takes minutes, not hours; past this saq aborts it and the
+# index keeps the generation it had (a build switches generations only when it is done).
+_BUILD_TIMEOUT_SECONDS = 4 * 3600
+# How long saq keeps a finished build's record (counts and generation only).
+_BUILD_TTL_SECONDS = 86_400
+
+
+def index_build_function(indexes: Mapping[str, PersonIndex]) -> ItemFunction:
+    """The saq job: build the index of one tenant, or of every tenant in turn."""
+
+    async def index_build(
+        ctx: dict[str, Any], *, tenant: str | None = None, full: bool = False
+    ) -> None:
+        for name in [tenant] if tenant else sorted(indexes):
+            index = indexes.get(name)
+            if index is None:
+                raise ValueError("no person index for this tenant (identity.enabled is off?)")
+            await build_index(index, full=full)  # logs its counts; the store has the rest
+
+    # saq names a function (and its cron job's key) by its qualified name.
+    index_build.__qualname__ = INDEX_BUILD_FUNCTION
+    return index_build
+
+
+def index_cron_job(function: ItemFunction, cron: str) -> CronJob[Any]:
+    return CronJob(
+        function, cron=cron, timeout=_BUILD_TIMEOUT_SECONDS, retries=1, ttl=_BUILD_TTL_SECONDS
+    )
+
+
+async def enqueue_index_build(
+    queue: Queue, *, tenant: str | None = None, full: bool = False
+) -> Job | None:
+    """Queue a build now; None when one is already queued or running (same key)."""
+    key = f"{QUEUE_NAME}index:{tenant or '*'}"
+    return await queue.enqueue(
+        INDEX_BUILD_FUNCTION,
+        key=key,
+        tenant=tenant,
+        full=full,
+        timeout=_BUILD_TIMEOUT_SECONDS,
+        retries=1,
+        ttl=_BUILD_TTL_SECONDS,
+    )
