@@ -225,6 +225,7 @@ def _measure(ports: dict[str, int], pids: dict[str, int]) -> dict[str, list[floa
         EligibilityRequest(
             payer_id="SIMPAYER",
             provider_npi="1234567893",
+            provider_name="Bench Hospital",
             subscriber=Person(
                 first_name="Jane",
                 last_name="Doe",

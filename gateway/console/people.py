@@ -10,12 +10,12 @@ from datetime import date
 from mappers import InvalidId, decode_id, display_name
 from mappers.model import Patient
 
-from ..schemas import PatientOut
+from ..schemas import MatchExplanation, PatientLink, PatientOut
 from ..services.fanout import fan_out
 from ..services.worklist import age_on
 from ..sources import SourceHandle, TenantSources
 
-__all__ = ["GRADE_WORDS", "Shown", "names_of", "shown"]
+__all__ = ["GRADE_WORDS", "Shown", "match_words", "names_of", "shown"]
 
 # Records named in one search (the EHR's ``_id`` takes a list).
 _PER_SEARCH = 50
@@ -25,6 +25,15 @@ GRADE_WORDS = {
     "certain": "same person (same identifier)",
     "probable": "same person (same name, birth date and sex)",
     "possible": "may be the same person",
+}
+_FIELD_WORDS = {
+    "first_name": "given name",
+    "surname": "family name",
+    "dob": "birth date",
+    "postcode": "postcode",
+    "street": "street",
+    "phone": "phone",
+    "sex": "sex",
 }
 
 
@@ -38,6 +47,28 @@ class Shown:
     possible_duplicates: list[str]
     mrns: list[str]
     birth_date_matches: bool | None
+    # Why a possible duplicate may be this person, in words (by its id).
+    duplicate_why: dict[str, str]
+
+
+def match_words(match: MatchExplanation) -> str:
+    """The person index's verdict as a desk reads it: how sure, and how each field
+    compared ("97% alike: family name one edit, birth date exact, phone different")."""
+    parts = [
+        f"{_FIELD_WORDS.get(f.field, f.field)} {f.level}"
+        for f in match.fields
+        if f.level != "missing"
+    ]
+    sure = f"{match.match_probability:.0%} alike"
+    return f"{sure}: {', '.join(parts)}" if parts else sure
+
+
+def _link_words(link: PatientLink) -> str:
+    if link.decided_by_person:
+        return "same person (a supervisor said so)"
+    if link.match is not None and link.grade != "self":
+        return f"same person ({match_words(link.match)})"
+    return GRADE_WORDS[link.grade]
 
 
 def shown(patient: PatientOut, today: date, typed_birth_date: str | None = None) -> Shown:
@@ -46,8 +77,13 @@ def shown(patient: PatientOut, today: date, typed_birth_date: str | None = None)
         name=(display_name(patient.name) if patient.name else "") or "(no name)",
         age=age_on(patient.birth_date, today),
         gender=patient.gender,
-        sources=[(link.source, GRADE_WORDS[link.grade]) for link in patient.links],
+        sources=[(link.source, _link_words(link)) for link in patient.links],
         possible_duplicates=patient.possible_duplicates,
+        duplicate_why={
+            d.id: match_words(d.match)
+            for d in patient.possible_duplicate_matches
+            if d.match is not None
+        },
         mrns=[i.value for i in patient.identifiers if i.type == "MR" and i.value],
         birth_date_matches=(
             patient.birth_date == typed_birth_date if typed_birth_date is not None else None

@@ -15,7 +15,13 @@ from pydantic import ValidationError
 from mappers.model import Coverage
 
 from ...params import GatewayIdPath
-from ...schemas import CoverageIn, PatientChangesIn, PatientOut, RegistrationRequest
+from ...schemas import (
+    CoverageIn,
+    MatchExplanation,
+    PatientChangesIn,
+    PatientOut,
+    RegistrationRequest,
+)
 from ...services import appointments as queries
 from ...services import booking, waitlist
 from ...services import patient_records as records
@@ -24,7 +30,7 @@ from ...services.directory import DirectoryQuery
 from ...services.errors import InvalidRequest
 from ..desk import Desk, DeskDep, FormDeskDep
 from ..money_panel import money_panel
-from ..people import shown
+from ..people import match_words, shown
 from ..search_box import read_search
 from ..waitlist_board import PRIORITY_WORDS, visit_words
 
@@ -370,6 +376,11 @@ async def register(desk: FormDeskDep) -> Response:
                     "person": shown(PatientOut.model_validate(c["patient"]), today),
                     "grade": c["grade"],
                     "agreeing": c["agreeing"],
+                    "why": (
+                        match_words(MatchExplanation.model_validate(c["match"]))
+                        if c.get("match")
+                        else None
+                    ),
                 }
                 for c in candidates
             ],
