@@ -15,7 +15,7 @@ from itertools import combinations
 
 from mappers.model import Patient
 
-from ..services.matching import Grade, MatchGroup, grade_pair
+from ..services.matching import Grade, MatchGroup, MatchKey, grade_keys, match_key
 from .features import Row, row_of
 from .model import Match, MatchModel
 
@@ -26,11 +26,11 @@ Decisions = dict[frozenset[str], str]
 
 
 def _verdict(
-    model: MatchModel, a: Patient, b: Patient, ra: Row, rb: Row
+    model: MatchModel, ka: MatchKey, kb: MatchKey, ra: Row, rb: Row
 ) -> tuple[str | None, Grade | None, Match]:
     """("link" | "review" | None, the grade to show, the model's match)."""
     match = model.score(ra, rb)
-    rule = grade_pair(a, b)
+    rule = grade_keys(ka, kb)
     if rule in ("certain", "probable") or match.probability >= model.policy.link_probability:
         grade: Grade = "certain" if rule == "certain" else "probable"
         return "link", grade, match
@@ -42,6 +42,8 @@ def _verdict(
 def group(records: list[Patient], model: MatchModel, decisions: Decisions) -> list[MatchGroup]:
     """Records of one person together, input order deciding the primary record."""
     rows = [row_of(p) for p in records]
+    # Normalised once per record: every record meets every other.
+    keys = [match_key(p) for p in records]
     parent = list(range(len(records)))
 
     def find(i: int) -> int:
@@ -59,7 +61,7 @@ def group(records: list[Patient], model: MatchModel, decisions: Decisions) -> li
         decision = decisions.get(frozenset((records[i].id, records[j].id)))
         if decision == "different":
             continue
-        verdict, grade, match = _verdict(model, records[i], records[j], rows[i], rows[j])
+        verdict, grade, match = _verdict(model, keys[i], keys[j], rows[i], rows[j])
         if decision == "same":
             links.append((2.0, i, j, "certain", match, True))
         elif verdict == "link" and grade is not None:

@@ -21,7 +21,15 @@ from mappers.model import HumanName, Patient
 
 from .nicknames import variants
 
-__all__ = ["Grade", "MatchGroup", "grade_pair", "match_patients"]
+__all__ = [
+    "Grade",
+    "MatchGroup",
+    "MatchKey",
+    "grade_keys",
+    "grade_pair",
+    "match_key",
+    "match_patients",
+]
 
 Grade = Literal["certain", "probable", "possible"]
 
@@ -55,7 +63,9 @@ def _norm(text: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Key:
+class MatchKey:
+    """What the rules compare of a record, normalised once per record."""
+
     families: frozenset[str]
     givens: frozenset[str]
     first_given: str
@@ -68,14 +78,14 @@ def _names(patient: Patient) -> list[HumanName]:
     return [n for n in ([patient.name] if patient.name else []) + patient.other_names]
 
 
-def _key(patient: Patient) -> _Key:
+def match_key(patient: Patient) -> MatchKey:
     names = _names(patient)
     families = {_norm(n.family) for n in names if n.family}
     givens: set[str] = set()
     for n in names:
         givens.update(_norm(g) for g in n.given[:1] if g)
     first = _norm(patient.name.given[0]) if patient.name and patient.name.given else ""
-    return _Key(
+    return MatchKey(
         families=frozenset(f for f in families if f),
         givens=frozenset(g for g in givens if g),
         first_given=first,
@@ -124,10 +134,10 @@ def _birth_close(a: str, b: str) -> bool:
 
 
 def grade_pair(a: Patient, b: Patient) -> Grade | None:
-    return _grade_keys(_key(a), _key(b))
+    return grade_keys(match_key(a), match_key(b))
 
 
-def _grade_keys(ka: _Key, kb: _Key) -> Grade | None:
+def grade_keys(ka: MatchKey, kb: MatchKey) -> Grade | None:
     if ka.identifiers & kb.identifiers:
         return "certain"
     same_family = bool(ka.families & kb.families)
@@ -162,7 +172,7 @@ def match_patients(patients: list[Patient]) -> list[MatchGroup]:
     Records from the same source are never merged with each other (an EHR's own
     duplicates are its business). Input order decides which record is primary.
     """
-    keys = [_key(p) for p in patients]
+    keys = [match_key(p) for p in patients]
     parent = list(range(len(patients)))
     grades: dict[int, Grade] = {}
 
@@ -176,7 +186,7 @@ def match_patients(patients: list[Patient]) -> list[MatchGroup]:
     for i, j in combinations(range(len(patients)), 2):
         if patients[i].source.source == patients[j].source.source:
             continue
-        grade = _grade_keys(keys[i], keys[j])
+        grade = grade_keys(keys[i], keys[j])
         if grade is None:
             continue
         if grade == "possible":
