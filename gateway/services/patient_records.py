@@ -204,7 +204,16 @@ async def duplicate_candidates(
                 match=explain(match, index.model.version) if match and index else None,
             )
         )
-    candidates.sort(key=lambda c: (_GRADE_ORDER[c.grade], c.patient.id))
+    # Strongest first: by grade, then the fields that agree exactly (what the desk sees),
+    # then the model's weight (its probability saturates near 1).
+    candidates.sort(
+        key=lambda c: (
+            _GRADE_ORDER[c.grade],
+            -len(c.agreeing),
+            -(c.match.match_weight if c.match is not None else 0.0),
+            c.patient.id,
+        )
+    )
     return candidates, statuses
 
 

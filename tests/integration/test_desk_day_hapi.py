@@ -57,9 +57,11 @@ async def test_registration_refuses_a_known_person_then_creates_once(api, hapi_b
     }
     refused = await api.post("/v1/patients", json=body, headers=auth())
     assert (refused.status_code, refused.json()["code"]) == (409, "possible_duplicate")
-    assert refused.json()["candidates"][0]["patient"]["id"] == encode_id(
-        "ehr-a", "Patient", known["patient"]["id"]
-    )
+    first = refused.json()["candidates"][0]
+    assert first["patient"]["id"] == encode_id("ehr-a", "Patient", known["patient"]["id"]), [
+        (c["grade"], c["agreeing"], (c.get("match") or {}).get("match_probability"))
+        for c in refused.json()["candidates"]
+    ]
     assert await _count(base_b, f"urn:test:desk|{key}") == 0
     made = await api.post("/v1/patients", json={**body, "confirm_new": True}, headers=auth())
     assert made.status_code == 201, made.text
