@@ -22,9 +22,10 @@ from mappers import MappingError
 from ..problems import ProblemError
 from ..services.errors import ServiceError
 from .desk import CsrfRefused, SignInRequired, console_of, security_headers
+from .redirects import local_path
 from .sessions import COOKIE
 
-__all__ = ["install_console_errors", "local_path"]
+__all__ = ["install_console_errors"]
 
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
@@ -36,20 +37,6 @@ _STATUS = {
     "reschedule_incomplete": 502,
 }
 _SECRET_FIELDS = frozenset({"csrf", "password"})
-
-
-def local_path(path: str | None) -> str:
-    """``path`` if it is one of the console's own pages, else the console's home."""
-    if (
-        path
-        and path.startswith("/console/")
-        and not path.startswith("//")
-        and "\\" not in path
-        and all(c.isprintable() for c in path)
-        and len(path) < 300
-    ):
-        return path
-    return "/console/today"
 
 
 def _is_console(request: Request) -> bool:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ...middleware import note_audit
 from ...security import Principal
 from ..desk import FormDeskDep, console_of, read_form, security_headers
-from ..errors import local_path
+from ..redirects import local_path
 from ..sessions import COOKIE, PRE_COOKIE
 
 router = APIRouter(prefix="/console", include_in_schema=False)
