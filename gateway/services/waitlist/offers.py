@@ -346,8 +346,15 @@ class OfferDesk:
         while True:
             try:
                 await self.sweep()
-            except StateUnavailable as exc:
-                log.warning("waitlist_sweep_failed", error=str(exc))
+            except (
+                StateUnavailable,
+                UpstreamError,
+                MappingError,
+                ServiceError,
+                TimeoutError,
+            ) as exc:
+                # Redis or an EHR away this round: expired offers pass on at the next one.
+                log.warning("waitlist_sweep_failed", error=type(exc).__name__)
             await asyncio.sleep(interval_seconds)
 
     async def _end(self, offer: WaitlistOffer, event: EventType | None) -> bool:

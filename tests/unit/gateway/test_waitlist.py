@@ -3,13 +3,16 @@ offer's hold (booked by any desk for its patient only), declining and expiry."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from connectors import UpstreamError
 from gateway.services.waitlist import OfferDesk
+from gateway.state import StateUnavailable
 from mappers import encode_id
 from tests.support.gateway_env import (
     READ_ONLY_KEY,
@@ -200,3 +203,31 @@ async def test_the_waitlist_refuses_what_it_cannot_keep_and_needs_its_scopes():
             f"/v1/waitlist/offers/{encode_id('ehr-a', 'Slot', 'x')}/decline", headers=auth()
         )
         assert (no_offer.status_code, no_offer.json()["code"]) == (404, "not_found")
+
+
+async def test_the_sweep_outlives_a_round_an_ehr_or_redis_fails():
+    async with sandbox_gateway(waitlist=WAITLIST) as gw:
+        desk = _desk(gw)
+        rounds: list[int] = []
+        failures: list[Exception] = [
+            UpstreamError("down", source="ehr-a", method="GET", url_template="/Slot", status=503),
+            StateUnavailable("gone"),
+        ]
+
+        async def sweep() -> int:
+            rounds.append(1)
+            if failures:
+                raise failures.pop(0)
+            return 0
+
+        desk.sweep = sweep  # type: ignore[method-assign]
+        task = asyncio.create_task(desk.sweep_forever(0.001))
+        try:
+            for _ in range(500):
+                if len(rounds) >= 4:
+                    break
+                await asyncio.sleep(0.005)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert len(rounds) >= 4 and failures == []
