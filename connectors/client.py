@@ -23,6 +23,7 @@ Failures raise subclasses of `connectors.UpstreamError` (see `connectors.errors`
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -472,17 +473,7 @@ class FhirClient:
                     yield doc
 
     def _with_headers(self, call: Call) -> Call:
-        return Call(
-            call.method,
-            call.url,
-            call.url_template,
-            call.interaction,
-            call.resource_type,
-            call.params,
-            self._headers(call),
-            call.content,
-            call.idempotent,
-        )
+        return dataclasses.replace(call, headers=self._headers(call))
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -497,17 +488,7 @@ class FhirClient:
         return headers
 
     async def _json(self, call: Call, *, expect: str | None, allow_empty: bool = False) -> Resource:
-        call = Call(
-            call.method,
-            call.url,
-            call.url_template,
-            call.interaction,
-            call.resource_type,
-            call.params,
-            self._headers(call),
-            call.content,
-            call.idempotent,
-        )
+        call = self._with_headers(call)
 
         def parse(response: httpx.Response, body: bytes) -> Resource:
             return self._parse(call, response, body, expect=expect, allow_empty=allow_empty)

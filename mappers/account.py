@@ -22,7 +22,6 @@ exact for any amount up to 15 significant digits).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ._primitives import (
@@ -39,6 +38,7 @@ from ._primitives import (
     record_head,
 )
 from .model import Account
+from .money_values import read_usd
 
 __all__ = ["ORACLE_BALANCE", "ORACLE_ENCOUNTER", "R5_BALANCE", "map_account"]
 
@@ -139,21 +139,7 @@ def _r5_balance(extension: Mapping[str, Any], ctx: Ctx, path: str) -> dict[str, 
 
 
 def _money(raw: Any, ctx: Ctx, path: str) -> dict[str, Any] | None:
-    if not isinstance(raw, OBJECT):
-        ctx.warn(path, "not a Money; balance left out")
+    amount = read_usd(raw, ctx, path, "balance")
+    if amount is None:
         return None
-    value = raw.get("value")
-    amount: Decimal | None = None
-    if isinstance(value, int | float | str | Decimal) and not isinstance(value, bool):
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            amount = None
-    if amount is None or not amount.is_finite():
-        ctx.warn(f"{path}.value", "not a number; balance left out")
-        return None
-    currency = as_str(raw.get("currency"))
-    if currency not in (None, "USD"):
-        ctx.warn(f"{path}.currency", "not USD; balance left out")
-        return None
-    return {"amount": amount, "currency": currency}
+    return {"amount": amount, "currency": as_str(raw.get("currency"))}

@@ -8,11 +8,12 @@ with a warning.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from ._primitives import OBJECT, Ctx, as_str, build, read_code, read_datetime, record_head
+from ._primitives import Ctx, build, read_code, read_datetime, record_head
 from .model import Invoice
+from .money_values import read_usd
 
 __all__ = ["map_invoice"]
 
@@ -31,22 +32,4 @@ def map_invoice(resource: Mapping[str, Any], ctx: Ctx) -> Invoice:
 
 
 def _total(raw: Any, ctx: Ctx, path: str) -> Decimal | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, OBJECT):
-        ctx.warn(path, "not a Money; left out")
-        return None
-    value = raw.get("value")
-    amount: Decimal | None = None
-    if isinstance(value, int | float | str | Decimal) and not isinstance(value, bool):
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            amount = None
-    if amount is None or not amount.is_finite():
-        ctx.warn(f"{path}.value", "not a number; left out")
-        return None
-    if as_str(raw.get("currency")) not in (None, "USD"):
-        ctx.warn(f"{path}.currency", "not USD; left out")
-        return None
-    return amount
+    return None if raw is None else read_usd(raw, ctx, path, "total")
