@@ -4,10 +4,7 @@ the right patient, whether it was freed through the gateway or in the EHR itself
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from datetime import date, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +18,7 @@ from mappers import encode_id
 from tests.support.asgi import running
 from tests.support.gateway_env import auth, clinic, patients, settings_for
 from tests.support.processes import free_port, start_gateway, wait_gateway, write_config
+from tests.support.waitlist_api import join, offers_for, wait_for_offer
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -35,31 +33,6 @@ def _visit_type() -> str:
     return f"wl{uuid.uuid4().hex[:8]}"
 
 
-async def _join(api: httpx.AsyncClient, patient: str, visit: str, **fields: Any) -> str:
-    today = date.today()
-    r = await api.post(
-        "/v1/waitlist",
-        json={
-            "patient_id": patient,
-            "service_type": visit,
-            "earliest": today.isoformat(),
-            "latest": (today + timedelta(days=7)).isoformat(),
-            "min_notice_hours": 0,
-            **fields,
-        },
-        headers=auth(),
-    )
-    assert r.status_code == 201, r.text
-    entry_id: str = r.json()["id"]
-    return entry_id
-
-
-async def _offers(api: httpx.AsyncClient, slot: str) -> list[dict[str, Any]]:
-    r = await api.get("/v1/waitlist/offers", headers=auth())
-    assert r.status_code == 200, r.text
-    return [o for o in r.json()["items"] if o["slot_id"] == slot]
-
-
 async def _events_for(redis_url: str, slot: str) -> list[Event]:
     client = aioredis.Redis.from_url(redis_url)
     try:
@@ -68,19 +41,6 @@ async def _events_for(redis_url: str, slot: str) -> list[Event]:
     finally:
         await client.aclose()
     return [e for e in found if e.data.get("slot_id") == slot]
-
-
-async def _wait_for_offer(
-    api: httpx.AsyncClient, slot: str, seconds: float, *, entry: str | None = None
-) -> tuple[dict[str, Any], float]:
-    """The slot's offer (to ``entry`` if given) and how long it took to appear."""
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        found = [o for o in await _offers(api, slot) if entry is None or o["entry_id"] == entry]
-        if found:
-            return found[0], time.monotonic() - started
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no offer for the slot within {seconds}s")
 
 
 async def test_a_cancel_through_the_gateway_offers_the_slot_once_to_the_first_in_line(
@@ -96,22 +56,22 @@ async def test_a_cancel_through_the_gateway_offers_the_slot_once_to_the_first_in
         audit=MemoryAuditSink(),
     )
     async with running(app) as api:
-        await _join(api, routine, visit)
-        urgent_entry = await _join(api, urgent, visit, priority="urgent")
+        await join(api, routine, visit)
+        urgent_entry = await join(api, urgent, visit, priority="urgent")
         booked = await api.post(
             "/v1/appointments",
             json={"slot_id": slot, "patient_id": encode_id("ehr-a", "Patient", c["patient"]["id"])},
             headers={**auth(), "Idempotency-Key": f"wl-{visit}"},
         )
         assert booked.status_code == 201, booked.text
-        assert await _offers(api, slot) == []  # a booked slot is nobody's offer
+        assert await offers_for(api, slot) == []  # a booked slot is nobody's offer
         cancelled = await api.post(
             f"/v1/appointments/{booked.json()['id']}/cancel",
             json={"reason": "patient called"},
             headers=auth(),
         )
         assert cancelled.status_code == 200, cancelled.text
-        offer, _ = await _wait_for_offer(api, slot, 10)
+        offer, _ = await wait_for_offer(api, slot, 10)
         assert (offer["patient_id"], offer["entry_id"]) == (urgent, urgent_entry)
         # The offer holds the slot in the EHR's name too: nobody else can book it.
         taken = await api.post(
@@ -151,16 +111,16 @@ async def test_a_slot_freed_in_hapi_itself_is_offered_within_the_watch_interval(
     settings = settings_for(base_a, base_b, redis_url, watch="poll", watch_interval_seconds=0.5)
     app = create_app(settings, audit=MemoryAuditSink())
     async with running(app) as api:
-        entry = await _join(api, waiting, visit)
+        entry = await join(api, waiting, visit)
         # Let the watcher take its starting point before the EHR's own desk frees the slot.
         await asyncio.sleep(1.0)
         async with httpx.AsyncClient(base_url=base_a) as fhir:
             freed = await fhir.put(f"/Slot/{upstream['id']}", json={**busy, "status": "free"})
             assert freed.status_code == 200, freed.text
-        offer, waited = await _wait_for_offer(api, slot, 10)
+        offer, waited = await wait_for_offer(api, slot, 10)
         assert (offer["patient_id"], offer["entry_id"]) == (waiting, entry)
         await asyncio.sleep(1.2)  # more rounds of the watcher: still one offer
-        assert len(await _offers(api, slot)) == 1
+        assert len(await offers_for(api, slot)) == 1
         print(f"\nwaitlist: slot freed on HAPI -> offer in {waited:.2f}s (poll every 0.5s)")
     assert [e.type for e in await _events_for(redis_url, slot)] == ["waitlist.offer"]
 
@@ -176,8 +136,8 @@ async def test_an_offer_not_taken_in_time_passes_to_the_next_in_line(hapi_base_u
     )
     app = create_app(settings, audit=MemoryAuditSink())
     async with running(app) as api:
-        first_entry = await _join(api, first, visit)
-        second_entry = await _join(api, second, visit)
+        first_entry = await join(api, first, visit)
+        second_entry = await join(api, second, visit)
         booked = await api.post(
             "/v1/appointments",
             json={"slot_id": slot, "patient_id": encode_id("ehr-a", "Patient", c["patient"]["id"])},
@@ -189,9 +149,9 @@ async def test_an_offer_not_taken_in_time_passes_to_the_next_in_line(hapi_base_u
             json={"reason": "patient called"},
             headers=auth(),
         )
-        offer, _ = await _wait_for_offer(api, slot, 10)
+        offer, _ = await wait_for_offer(api, slot, 10)
         assert offer["entry_id"] == first_entry
-        passed, _ = await _wait_for_offer(api, slot, 15, entry=second_entry)
+        passed, _ = await wait_for_offer(api, slot, 15, entry=second_entry)
         assert passed["patient_id"] == second
         assert passed["hold_token"] != offer["hold_token"]
     kinds = [(e.type, e.data["entry_id"]) for e in await _events_for(redis_url, slot)]
@@ -246,7 +206,7 @@ async def test_two_gateway_processes_never_offer_one_freed_slot_twice(
             # Joined once the slots are taken: a watcher that sees their creation as new
             # free time (a cursor left from an earlier run) must not offer them first.
             for patient in waiting:
-                await _join(apis[0], patient, visit)
+                await join(apis[0], patient, visit)
             cancels = await asyncio.gather(
                 *(
                     apis[i % 2].post(
@@ -257,9 +217,9 @@ async def test_two_gateway_processes_never_offer_one_freed_slot_twice(
             )
             assert [r.status_code for r in cancels] == [200, 200, 200]
             for slot in slots:
-                await _wait_for_offer(apis[1], slot, 15)
+                await wait_for_offer(apis[1], slot, 15)
             await asyncio.sleep(1.5)  # more watcher rounds in both processes
-            offers = [o for slot in slots for o in await _offers(apis[0], slot)]
+            offers = [o for slot in slots for o in await offers_for(apis[0], slot)]
         finally:
             for api in apis:
                 await api.aclose()

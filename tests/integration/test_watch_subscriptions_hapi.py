@@ -14,7 +14,6 @@ import json
 import secrets
 import time
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -23,8 +22,9 @@ import redis.asyncio as aioredis
 
 from gateway.services.watch import hook_token
 from mappers import encode_id
-from tests.support.gateway_env import auth, clinic, patients, settings_for
+from tests.support.gateway_env import clinic, patients, settings_for
 from tests.support.processes import free_port, running, start_gateway, write_config
+from tests.support.waitlist_api import join, wait_for_offer
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -77,37 +77,6 @@ async def _wait_cursor(redis_url: str, tenant: str, source: str) -> None:
             await asyncio.sleep(0.05)
     finally:
         await client.aclose()
-
-
-async def _join(api: httpx.AsyncClient, patient: str, visit: str) -> str:
-    today = date.today()
-    r = await api.post(
-        "/v1/waitlist",
-        json={
-            "patient_id": patient,
-            "service_type": visit,
-            "earliest": today.isoformat(),
-            "latest": (today + timedelta(days=7)).isoformat(),
-            "min_notice_hours": 0,
-        },
-        headers=auth(),
-    )
-    assert r.status_code == 201, r.text
-    entry_id: str = r.json()["id"]
-    return entry_id
-
-
-async def _wait_for_offer(api: httpx.AsyncClient, slot: str, seconds: float) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        r = await api.get("/v1/waitlist/offers", headers=auth())
-        assert r.status_code == 200, r.text
-        found = [o for o in r.json()["items"] if o["slot_id"] == slot]
-        if found:
-            offer: dict[str, Any] = found[0]
-            return offer
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no offer for the slot within {seconds}s")
 
 
 def _log_events(log_text: str) -> list[dict[str, Any]]:
@@ -182,7 +151,7 @@ async def test_a_slot_freed_in_hapi_is_offered_on_its_notification(
 
             with running(start_gateway(config, port, tmp_path / "gateway.log")) as (gateway,):
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as api:
-                    entries = [await _join(api, patient, visit) for patient in waiting]
+                    entries = [await join(api, patient, visit) for patient in waiting]
                     subscribed = await _wait_subscribed(fhir, endpoint)
                     await _wait_cursor(redis_url, "general", "ehr-a")
                     assert sorted(s["criteria"] for s in subscribed) == ["Appointment?", "Slot?"]
@@ -201,7 +170,7 @@ async def test_a_slot_freed_in_hapi_is_offered_on_its_notification(
                     assert freed.status_code == 200, freed.text
                     # The watch interval is the default (30 s; its safety poll 10 times
                     # slower): an offer within seconds came from the notification.
-                    first = await _wait_for_offer(
+                    first, _ = await wait_for_offer(
                         api, encode_id("ehr-a", "Slot", freed_slot["id"]), 10
                     )
                     cancel = await fhir.post(
@@ -230,7 +199,7 @@ async def test_a_slot_freed_in_hapi_is_offered_on_its_notification(
                         },
                     )
                     assert cancel.status_code == 200, cancel.text
-                    second = await _wait_for_offer(
+                    second, _ = await wait_for_offer(
                         api, encode_id("ehr-a", "Slot", booked_slot["id"]), 10
                     )
                     assert [(o["patient_id"], o["entry_id"]) for o in (first, second)] == list(
