@@ -64,16 +64,16 @@ class BrokenPatients(FakeEhr):
 
 def day_ehr(patients: int = 0, **kwargs: Any) -> BrokenPatients:
     by_patient = {
-        "p1": [coverage_json("c1", "GOOD-1")],
-        "p2": [coverage_json("c2", "BAD-2")],
-        "p3": [coverage_json("c3", "PAPER-3", payer="PAPER1")],
+        "patient-1": [coverage_json("c1", "GOOD-1")],
+        "patient-2": [coverage_json("c2", "BAD-2")],
+        "patient-3": [coverage_json("c3", "PAPER-3", payer="PAPER1")],
     }
     appointments = [
-        appointment("a1", "p1"),
-        appointment("a2", "p2"),
-        appointment("a3", "p3"),
-        appointment("a4", "p1"),  # a second visit: one check
-        appointment("a5", "p4", status="cancelled"),
+        appointment("a1", "patient-1"),
+        appointment("a2", "patient-2"),
+        appointment("a3", "patient-3"),
+        appointment("a4", "patient-1"),  # a second visit: one check
+        appointment("a5", "patient-4", status="cancelled"),
     ]
     for n in range(patients):
         by_patient[f"q{n}"] = [coverage_json(f"cq{n}", f"MANY-{n}")]
@@ -186,7 +186,7 @@ async def test_batch_over_a_day(redis_url: str) -> None:
     reasons = {r["status"]: r["reasons"] for r in status["needs_attention"]}
     assert any("check the insurance card" in r for r in reasons["error"])
     assert any("not verified" in r for r in reasons["unknown"])
-    assert house.calls == 2  # p1 and p2; p3's payer has no real-time service
+    assert house.calls == 2  # patient-1 and -2; patient-3's payer has no real-time service
 
 
 async def test_results_rest_sealed_in_redis(redis_url: str) -> None:
@@ -207,7 +207,7 @@ async def test_results_rest_sealed_in_redis(redis_url: str) -> None:
     assert len(stored) == 1 + 3 + 3
     for value in stored:
         assert value is not None
-        for clear in (b"ehr-a", b"GOLD", b"Acme", b"GOOD-1", b"p1"):
+        for clear in (b"ehr-a", b"GOLD", b"Acme", b"GOOD-1", b"patient-1"):
             assert clear not in value
     # saq's own job records hold the batch id and the item's index, nothing else.
     job = json.loads(stored[-1])
@@ -216,7 +216,7 @@ async def test_results_rest_sealed_in_redis(redis_url: str) -> None:
 
 
 async def test_an_item_that_keeps_failing_lands_in_the_failed_list(redis_url: str) -> None:
-    ehr = day_ehr(broken={"p2"})
+    ehr = day_ehr(broken={"patient-2"})
     async with gateway(redis_url, ehr, Clearinghouse(), coverage_batch_tries=2) as client:
         job_id = (
             await client.post("/v1/coverage-checks/batch", json={"date": "2025-03-11"})

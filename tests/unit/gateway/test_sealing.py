@@ -10,9 +10,9 @@ NEW = ("k-new", derive_key("new secret", purpose="cache"))
 
 def test_round_trip_hides_the_value() -> None:
     sealer = Sealer([NEW])
-    sealed = sealer.seal(b'{"member_id":"M-1"}', context="fd:elig:t1:abc")
-    assert b"M-1" not in sealed
-    assert sealer.open(sealed, context="fd:elig:t1:abc") == b'{"member_id":"M-1"}'
+    sealed = sealer.seal(b'{"member_id":"MEMBER-00017"}', context="fd:elig:t1:abc")
+    assert b"MEMBER-00017" not in sealed
+    assert sealer.open(sealed, context="fd:elig:t1:abc") == b'{"member_id":"MEMBER-00017"}'
 
 
 def test_two_seals_of_one_value_differ() -> None:
