@@ -123,7 +123,7 @@ async def bootstrap(
     sealer = _sealer(settings)
     state = _state(settings, stack, adapters)
     events = EventLog(state)
-    entries = EntryStore(state, sealer)
+    entries = EntryStore(state, sealer, keys)
     holds = {tenant_id: HoldStore(cache, keys, tenant_id) for tenant_id in tenants}
     slots = {
         tenant_id: SlotSearch(

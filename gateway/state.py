@@ -41,6 +41,10 @@ class SharedState(Protocol):
         """Delete a field; True when this call deleted it (only one caller wins)."""
         ...
 
+    async def hdel_if(self, key: str, field: str, value: bytes) -> bool:
+        """Delete a field only while it still holds ``value`` (compare and delete)."""
+        ...
+
     async def hgetall(self, key: str) -> dict[str, bytes]: ...
     async def xadd(self, key: str, fields: Mapping[str, bytes], maxlen: int) -> str: ...
     async def xread(
@@ -53,6 +57,15 @@ class SharedState(Protocol):
     async def xlast(self, key: str) -> str | None:
         """The newest entry's id (None: the stream is empty)."""
         ...
+
+
+# One key, so a cluster runs it on the node that owns the hash.
+_HDEL_IF = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
 
 
 class RedisState:
@@ -97,6 +110,12 @@ class RedisState:
     async def hdel(self, key: str, field: str) -> bool:
         try:
             return bool(await self._redis.hdel(key, field))  # type: ignore[misc]
+        except RedisError as exc:
+            raise StateUnavailable(type(exc).__name__) from None
+
+    async def hdel_if(self, key: str, field: str, value: bytes) -> bool:
+        try:
+            return bool(await self._redis.eval(_HDEL_IF, 1, key, field, value))  # type: ignore[misc, arg-type]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
 
@@ -173,6 +192,13 @@ class MemoryState:
 
     async def hdel(self, key: str, field: str) -> bool:
         return self._hashes.get(key, {}).pop(field, None) is not None
+
+    async def hdel_if(self, key: str, field: str, value: bytes) -> bool:
+        fields = self._hashes.get(key, {})
+        if fields.get(field) != value:
+            return False
+        del fields[field]
+        return True
 
     async def hgetall(self, key: str) -> dict[str, bytes]:
         return dict(self._hashes.get(key, {}))

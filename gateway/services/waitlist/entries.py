@@ -3,6 +3,9 @@
 Entries live in the shared state (one hash per tenant), sealed: the note is free text a
 desk may fill with anything, and the patient id says who waits. A state that can't be
 written is a ``503``, never an entry silently dropped.
+
+A second hash holds one claim per (patient, visit type), named by a keyed digest so it
+says nothing of who waits: two desks adding the same patient at once get one entry.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ...cache import CacheKeys
 from ...sealing import Sealer
-from ...state import SharedState
+from ...state import SharedState, StateUnavailable
 
 __all__ = ["PRIORITY_RANK", "EntryStore", "Priority", "WaitlistEntry", "new_entry_id"]
 
@@ -51,13 +55,44 @@ def new_entry_id() -> str:
 
 
 class EntryStore:
-    def __init__(self, state: SharedState, sealer: Sealer, prefix: str = "fd") -> None:
+    def __init__(
+        self, state: SharedState, sealer: Sealer, keys: CacheKeys, prefix: str = "fd"
+    ) -> None:
         self._state = state
         self._sealer = sealer
+        self._keys = keys
         self._prefix = prefix
 
     def _key(self, tenant: str) -> str:
         return f"{self._prefix}:waitlist:{tenant}"
+
+    def _claims_key(self, tenant: str) -> str:
+        return f"{self._prefix}:waitlist-claims:{tenant}"
+
+    def _claim(self, entry: WaitlistEntry) -> str:
+        return self._keys.digest("waitlist", entry.patient_id, entry.service_type)
+
+    async def add(self, tenant: str, entry: WaitlistEntry) -> str | None:
+        """Store a new entry unless its patient already waits for its visit type: then
+        nothing is stored and the waiting entry's id comes back."""
+        # The entry first, then the claim: a claim always names an entry that was
+        # stored, so one whose entry is gone (or no longer opens) is stale, never one
+        # still being written.
+        await self.put(tenant, entry)
+        claims, claim = self._claims_key(tenant), self._claim(entry)
+        for _ in range(3):
+            if await self._state.hsetnx(claims, claim, entry.id.encode()):
+                return None
+            holder = await self._state.hget(claims, claim)
+            if holder is None:
+                continue  # left in between: claim again
+            if await self.get(tenant, holder.decode()) is not None:
+                await self._state.hdel(self._key(tenant), entry.id)
+                return holder.decode()
+            await self._state.hdel_if(claims, claim, holder)
+        # Three rounds lost to joins and leaves of the same patient: say busy, keep nothing.
+        await self._state.hdel(self._key(tenant), entry.id)
+        raise StateUnavailable("waitlist claim contended")
 
     def _context(self, tenant: str, entry_id: str) -> str:
         return f"{self._key(tenant)}/{entry_id}"
@@ -78,7 +113,15 @@ class EntryStore:
         return [e for e in entries if e is not None]
 
     async def remove(self, tenant: str, entry_id: str) -> bool:
-        return await self._state.hdel(self._key(tenant), entry_id)
+        """Take an entry out; True when this call did (only one caller wins)."""
+        entry = await self.get(tenant, entry_id)
+        if not await self._state.hdel(self._key(tenant), entry_id):
+            return False
+        if entry is not None:
+            await self._state.hdel_if(
+                self._claims_key(tenant), self._claim(entry), entry_id.encode()
+            )
+        return True
 
     def _open(self, tenant: str, entry_id: str, raw: bytes | None) -> WaitlistEntry | None:
         plain = self._sealer.open(raw, context=self._context(tenant, entry_id))

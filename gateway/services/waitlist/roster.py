@@ -68,12 +68,6 @@ async def join(desk: OfferDesk, ask: WaitlistAsk, *, client_id: str) -> Waitlist
     entries = await desk.entries.all(desk.tenant)
     if len(entries) >= MAX_ENTRIES_PER_TENANT:
         raise InvalidRequest("the waitlist is full")
-    for existing in entries:
-        if existing.patient_id == ask.patient_id and existing.service_type == ask.service_type:
-            raise AlreadyWaitlisted(
-                "this patient already waits for this visit type",
-                extra={"entry_id": existing.id},
-            )
     entry = WaitlistEntry(
         id=new_entry_id(),
         patient_id=ask.patient_id,
@@ -88,7 +82,11 @@ async def join(desk: OfferDesk, ask: WaitlistAsk, *, client_id: str) -> Waitlist
         created_at=desk.wall(),
         created_by=client_id,
     )
-    await desk.entries.put(desk.tenant, entry)
+    waiting = await desk.entries.add(desk.tenant, entry)
+    if waiting is not None:
+        raise AlreadyWaitlisted(
+            "this patient already waits for this visit type", extra={"entry_id": waiting}
+        )
     return entry
 
 

@@ -205,6 +205,22 @@ async def test_the_waitlist_refuses_what_it_cannot_keep_and_needs_its_scopes():
         assert (no_offer.status_code, no_offer.json()["code"]) == (404, "not_found")
 
 
+async def test_two_desks_adding_one_patient_at_once_make_one_entry():
+    async with sandbox_gateway(waitlist=WAITLIST) as gw:
+        c = await clinic(BASE_A, transport=gw.transport("ehr-a"), slots=1)
+        patient = encode_id("ehr-a", "Patient", c["patient"]["id"])
+        answers = await asyncio.gather(*(_join(gw.api, patient) for _ in range(4)))
+        assert sorted(r.status_code for r in answers) == [201, 409, 409, 409]
+        [made] = [r.json()["id"] for r in answers if r.status_code == 201]
+        told = {r.json()["entry_id"] for r in answers if r.status_code == 409}
+        assert told == {made}
+        listed = (await gw.api.get("/v1/waitlist", headers=auth())).json()["items"]
+        assert [e["id"] for e in listed] == [made]
+        # Off the list, the patient may wait again.
+        assert (await gw.api.delete(f"/v1/waitlist/{made}", headers=auth())).status_code == 204
+        assert (await _join(gw.api, patient)).status_code == 201
+
+
 async def test_the_sweep_outlives_a_round_an_ehr_or_redis_fails():
     async with sandbox_gateway(waitlist=WAITLIST) as gw:
         desk = _desk(gw)

@@ -1,0 +1,114 @@
+"""One entry per patient and visit type, however many desks add them at once: the
+waitlist's store over a real Redis (and the in-memory state the sandbox uses)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.cache import CacheKeys
+from gateway.sealing import Sealer, derive_key
+from gateway.services.waitlist import WaitlistEntry
+from gateway.services.waitlist.entries import EntryStore, new_entry_id
+from gateway.state import MemoryState, RedisState, SharedState
+
+PATIENT = "ehr-a~Patient~patient-claimed-0042"
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
+    if request.param == "memory":
+        yield MemoryState()
+        return
+    client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
+    try:
+        yield RedisState(client)
+    finally:
+        await client.aclose()
+
+
+def _store(state: SharedState) -> tuple[EntryStore, str]:
+    store = EntryStore(
+        state,
+        Sealer([("k1", derive_key("claims secret", purpose="waitlist"))]),
+        CacheKeys("claims secret"),
+        prefix=f"claims-{uuid.uuid4().hex[:8]}",
+    )
+    return store, "general"
+
+
+def _entry(patient: str = PATIENT, service_type: str = "124") -> WaitlistEntry:
+    return WaitlistEntry(
+        id=new_entry_id(),
+        patient_id=patient,
+        service_type=service_type,
+        earliest=date(2026, 12, 7),
+        latest=date(2026, 12, 20),
+        created_at=datetime.now(UTC),
+        created_by="desk",
+    )
+
+
+async def test_desks_adding_one_patient_at_once_make_one_entry(state: SharedState) -> None:
+    store, tenant = _store(state)
+    entries = [_entry() for _ in range(20)]
+    answers = await asyncio.gather(*(store.add(tenant, e) for e in entries))
+    won = [e.id for e, answer in zip(entries, answers, strict=True) if answer is None]
+    assert len(won) == 1
+    # Every other desk is told which entry already waits.
+    assert {a for a in answers if a is not None} == set(won)
+    assert [e.id for e in await store.all(tenant)] == won
+    # Another visit type, or another patient, is an entry of its own.
+    assert await store.add(tenant, _entry(service_type="125")) is None
+    assert await store.add(tenant, _entry(patient=PATIENT + "-other")) is None
+    assert len(await store.all(tenant)) == 3
+
+
+async def test_a_patient_who_left_may_join_again(state: SharedState) -> None:
+    store, tenant = _store(state)
+    first = _entry()
+    assert await store.add(tenant, first) is None
+    assert await store.remove(tenant, first.id)
+    assert not await store.remove(tenant, first.id)  # only one caller wins
+    again = _entry()
+    assert await store.add(tenant, again) is None
+    assert [e.id for e in await store.all(tenant)] == [again.id]
+
+
+async def test_a_claim_whose_entry_is_gone_does_not_block_a_join(state: SharedState) -> None:
+    store, tenant = _store(state)
+    lost = _entry()
+    assert await store.add(tenant, lost) is None
+    # The entry went without its claim (a process died between the two deletes, or
+    # the entry was sealed under a key since dropped).
+    await state.hdel(f"{store._key(tenant)}", lost.id)
+    joiners = [_entry() for _ in range(5)]
+    answers = await asyncio.gather(*(store.add(tenant, e) for e in joiners))
+    assert answers.count(None) == 1
+    assert len(await store.all(tenant)) == 1
+
+
+async def test_a_claim_says_nothing_of_who_waits(state: SharedState) -> None:
+    store, tenant = _store(state)
+    entry = _entry()
+    assert await store.add(tenant, entry) is None
+    claims = await state.hgetall(store._claims_key(tenant))
+    assert list(claims.values()) == [entry.id.encode()]
+    # Named by a keyed digest alone: no patient id, no visit type.
+    assert all(re.fullmatch(r"[0-9a-f]{32}", name) for name in claims)
+
+
+async def test_compare_and_delete_leaves_a_field_that_changed(state: SharedState) -> None:
+    key = f"claims-cad-{uuid.uuid4().hex[:8]}"
+    await state.hset(key, "f", b"new")
+    assert not await state.hdel_if(key, "f", b"old")
+    assert await state.hget(key, "f") == b"new"
+    assert await state.hdel_if(key, "f", b"new")
+    assert await state.hget(key, "f") is None
+    assert not await state.hdel_if(key, "f", b"new")
