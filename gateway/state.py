@@ -115,7 +115,7 @@ class RedisState:
 
     async def hdel_if(self, key: str, field: str, value: bytes) -> bool:
         try:
-            return bool(await self._redis.eval(_HDEL_IF, 1, key, field, value))  # type: ignore[misc, arg-type]
+            return bool(await self._redis.eval(_HDEL_IF, 1, key, field, value))  # type: ignore[misc]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
 
