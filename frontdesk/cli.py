@@ -198,6 +198,8 @@ def index_build(
     import asyncio
 
     from frontdesk.index_command import queue_build, run_build, with_runtime
+    from gateway.identity.build import BuildRunning
+    from gateway.runtime import Runtime
     from gateway.settings import Settings
 
     settings = _settings_or_exit(config)
@@ -222,10 +224,16 @@ def index_build(
             .getOrCreate()
         )
 
-    async def work(runtime: object) -> None:
+    async def work(runtime: Runtime) -> None:
         tenants = [tenant] if tenant else [t.id for t in settings.tenants]
         for tenant_id in tenants:
-            report = await run_build(runtime, tenant_id, full=full, backend=backend, spark=spark)  # type: ignore[arg-type]
+            try:
+                report = await run_build(
+                    runtime, tenant_id, full=full, backend=backend, spark=spark
+                )
+            except BuildRunning as exc:
+                typer.echo(f"frontdesk index build: {tenant_id}: {exc}; try again later", err=True)
+                raise typer.Exit(1) from None
             typer.echo(
                 f"{tenant_id}: {'full' if report.full else 'incremental'} build, "
                 f"{report.records} records, {report.clusters} people, "

@@ -5,6 +5,12 @@ index only what changed since the last run.
 ``build_index`` is the batch job (``frontdesk index build`` calls it; a worker can too).
 Splink runs in a thread (it is CPU-bound and blocking); its scratch data is deleted
 when it ends.
+
+One build per tenant at a time, across processes (a cron tick, ``frontdesk index build``
+by hand, a second worker): a build holds the store's lease while it works and renews it;
+one that finds it held stops with ``BuildRunning`` before reading anything. Two builds
+at once would each switch generations, and an incremental one could switch back to a
+generation the full one had just dropped: an empty index, so searches miss known people.
 """
 
 from __future__ import annotations
@@ -25,9 +31,16 @@ from .index import PersonIndex
 from .linkage import link
 from .store import Entry
 
-__all__ = ["BuildReport", "build_index"]
+__all__ = ["BuildReport", "BuildRunning", "build_index"]
 
 log = get_logger(__name__)
+
+# The lease outlives a stalled renewal or two; a build that died frees it after this.
+LEASE_SECONDS = 300.0
+
+
+class BuildRunning(Exception):
+    """Another build of this tenant's index holds the lease."""
 
 
 @dataclass
@@ -47,10 +60,53 @@ def _now() -> str:
 
 
 async def build_index(
-    index: PersonIndex, *, full: bool = False, backend: str = "duckdb", spark: Any = None
+    index: PersonIndex,
+    *,
+    full: bool = False,
+    backend: str = "duckdb",
+    spark: Any = None,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> BuildReport:
     """A full build (or the first one) relinks everything; otherwise the records changed
     since the last run's watermark of each source are indexed one by one."""
+    holder = secrets.token_hex(8)
+    if not await index.store.claim_build(index.tenant, holder, lease_seconds):
+        raise BuildRunning("a build of this person index is already running")
+    lease = _Lease(index, holder, lease_seconds)
+    renewing = asyncio.create_task(lease.keep())
+    try:
+        return await _build(index, lease, full=full, backend=backend, spark=spark)
+    finally:
+        renewing.cancel()
+        await asyncio.gather(renewing, return_exceptions=True)
+        await index.store.end_build(index.tenant, holder)
+
+
+@dataclass
+class _Lease:
+    index: PersonIndex
+    holder: str
+    seconds: float
+
+    async def keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.seconds / 3)
+            if not await self.renew():
+                return
+
+    async def renew(self) -> bool:
+        return await self.index.store.claim_build(self.index.tenant, self.holder, self.seconds)
+
+    async def still_ours(self) -> None:
+        """Just before switching generations: stop if another build took over (this
+        one stalled past its lease)."""
+        if not await self.renew():
+            raise BuildRunning("another build took the person index's lease over")
+
+
+async def _build(
+    index: PersonIndex, lease: _Lease, *, full: bool, backend: str, spark: Any
+) -> BuildReport:
     started = time.perf_counter()
     meta = await index.store.meta(index.tenant)
     live = await index.store.current(index.tenant)
@@ -73,9 +129,10 @@ async def build_index(
         "methods": report.methods,
     }
     if full:
-        report.generation = await _full(index, patients, about, report, backend, spark)
+        report.generation = await _full(index, lease, patients, about, report, backend, spark)
     else:
         await index.upsert(patients)
+        await lease.still_ours()
         await index.store.activate(index.tenant, live[0], {**meta, **about, "generation": live[0]})
         report.generation = live[0]
     report.seconds = time.perf_counter() - started
@@ -91,6 +148,7 @@ async def build_index(
 
 async def _full(
     index: PersonIndex,
+    lease: _Lease,
     patients: list[Patient],
     about: dict[str, Any],
     report: BuildReport,
@@ -131,6 +189,11 @@ async def _full(
         for row in rows
     ]
     await index.store.put(index.tenant, gen, entries)
+    try:
+        await lease.still_ours()
+    except BuildRunning:
+        await index.store.drop(index.tenant, gen)
+        raise
     old = await index.store.activate(
         index.tenant, gen, {**about, "generation": gen, "records": len(rows)}
     )

@@ -16,7 +16,8 @@ from saq import Queue
 from saq.job import CronJob, Job
 
 from ..batch_queue import QUEUE_NAME, ItemFunction
-from .build import build_index
+from ..logs import get_logger
+from .build import BuildRunning, build_index
 from .index import PersonIndex
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "index_build_function",
     "index_cron_job",
 ]
+
+log = get_logger(__name__)
 
 INDEX_BUILD_FUNCTION = "index_build"
 # A build of a large group takes minutes, not hours; past this saq aborts it and the
@@ -44,7 +47,12 @@ def index_build_function(indexes: Mapping[str, PersonIndex]) -> ItemFunction:
             index = indexes.get(name)
             if index is None:
                 raise ValueError("no person index for this tenant (identity.enabled is off?)")
-            await build_index(index, full=full)  # logs its counts; the store has the rest
+            try:
+                await build_index(index, full=full)  # logs its counts; the store has the rest
+            except BuildRunning:
+                # A build started by hand (or a slow one from the last tick) is at work:
+                # this tick's would only repeat it.
+                log.info("person_index_build_skipped", tenant=name, reason="running")
 
     # saq names a function (and its cron job's key) by its qualified name.
     index_build.__qualname__ = INDEX_BUILD_FUNCTION

@@ -15,7 +15,9 @@ watermarks switch together in one MULTI on Redis Cluster too):
 
 - ``fd:{idx:<t>}:gen`` the generation searches read, ``fd:{idx:<t>}:next`` the one a
   build is writing (incremental updates go to both), ``fd:{idx:<t>}:meta`` JSON of the
-  last build (per-source watermarks, model version, counts);
+  last build (per-source watermarks, model version, counts); ``fd:{idx:<t>}:building``
+  the lease of the one build that may run (its holder's random token, with a TTL the
+  build renews while it works: a process that dies lets it lapse);
 - ``fd:idx:{t}:d:{<h>}`` HASH of one record's decisions by people: other record id ->
   JSON (``different`` or ``same``, who, when, why). Never expire; builds honour them.
 
@@ -27,6 +29,7 @@ touches one key, or keys of one hash tag. Redis away: reads answer "nothing inde
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,6 +44,23 @@ __all__ = ["Entry", "IndexStore", "MemoryIndexStore", "RedisIndexStore"]
 
 log = get_logger(__name__)
 _CHUNK = 2000
+
+# Take the lease, or extend it for the holder that has it.
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# Delete a key only while it holds ARGV[1].
+_END = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -71,8 +91,20 @@ class IndexStore(Protocol):
         """Make ``gen`` the live generation; returns the one it replaced."""
         ...
 
-    async def drop(self, tenant: str, gen: str) -> None: ...
+    async def drop(self, tenant: str, gen: str) -> None:
+        """Delete ``gen``'s records (and stop writing to it, were it being built)."""
+        ...
+
     async def meta(self, tenant: str) -> dict[str, Any]: ...
+    async def claim_build(self, tenant: str, holder: str, seconds: float) -> bool:
+        """Take the tenant's build lease for ``seconds``, or renew it when ``holder``
+        has it; False when another build holds it."""
+        ...
+
+    async def end_build(self, tenant: str, holder: str) -> None:
+        """Give the lease back if ``holder`` still has it."""
+        ...
+
     async def decide(self, tenant: str, a: str, b: str, decision: dict[str, Any]) -> None: ...
     async def decisions(
         self, tenant: str, ids: Sequence[str]
@@ -236,6 +268,8 @@ class RedisIndexStore:
         return old.decode() if old else None
 
     async def drop(self, tenant: str, gen: str) -> None:
+        # A build abandoned after ``begin``: updates stop going to its generation.
+        await self._redis.eval(_END, 1, self._control(tenant, "next"), gen)  # type: ignore[misc]
         batch: list[Any] = []
         async for key in self._redis.scan_iter(match=f"fd:idx:{tenant}:{gen}:*", count=1000):
             batch.append(key)
@@ -252,6 +286,16 @@ class RedisIndexStore:
             # (across slots), not a queued command.
             pipe.execute_command("UNLINK", key)
         await pipe.execute()
+
+    # --- the build lease --------------------------------------------------------------
+
+    async def claim_build(self, tenant: str, holder: str, seconds: float) -> bool:
+        key = self._control(tenant, "building")
+        ms = max(1, int(seconds * 1000))
+        return bool(await self._redis.eval(_CLAIM, 1, key, holder, ms))  # type: ignore[misc]
+
+    async def end_build(self, tenant: str, holder: str) -> None:
+        await self._redis.eval(_END, 1, self._control(tenant, "building"), holder)  # type: ignore[misc]
 
     # --- people's decisions -------------------------------------------------------------
 
@@ -353,12 +397,26 @@ class MemoryIndexStore:
         return old
 
     async def drop(self, tenant: str, gen: str) -> None:
+        if self.control.get((tenant, "next")) == gen:
+            del self.control[(tenant, "next")]
         for table in (self.sets, self.records, self.clusters):
             for key in [k for k in table if k[0] == tenant and k[1] == gen]:
                 del table[key]
 
     async def meta(self, tenant: str) -> dict[str, Any]:
         return dict(self.control.get((tenant, "meta"), {}))
+
+    async def claim_build(self, tenant: str, holder: str, seconds: float) -> bool:
+        held = self.control.get((tenant, "building"))
+        if held is not None and held[0] != holder and held[1] > time.monotonic():
+            return False
+        self.control[(tenant, "building")] = (holder, time.monotonic() + seconds)
+        return True
+
+    async def end_build(self, tenant: str, holder: str) -> None:
+        held = self.control.get((tenant, "building"))
+        if held is not None and held[0] == holder:
+            del self.control[(tenant, "building")]
 
     async def decide(self, tenant: str, a: str, b: str, decision: dict[str, Any]) -> None:
         self.decided.setdefault((tenant, a), {})[b] = decision

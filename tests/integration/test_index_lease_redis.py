@@ -1,0 +1,71 @@
+"""The person index's build lease on a real Redis (and the in-memory store the sandbox
+uses): one holder at a time, renewed by its holder only, lapsing when the holder dies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.cache import CacheKeys
+from gateway.identity.store import Entry, IndexStore, MemoryIndexStore, RedisIndexStore
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[IndexStore]:
+    if request.param == "memory":
+        yield MemoryIndexStore()
+        return
+    client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
+    try:
+        yield RedisIndexStore(client, CacheKeys("lease secret"))
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"lease-{uuid.uuid4().hex[:8]}"
+
+
+async def test_one_holder_at_a_time_and_only_it_renews_or_ends(
+    store: IndexStore, tenant: str
+) -> None:
+    assert await store.claim_build(tenant, "by-hand", 30)
+    assert not await store.claim_build(tenant, "cron", 30)
+    assert await store.claim_build(tenant, "by-hand", 30)  # a renewal
+    await store.end_build(tenant, "cron")
+    assert not await store.claim_build(tenant, "cron", 30)
+    await store.end_build(tenant, "by-hand")
+    assert await store.claim_build(tenant, "cron", 30)
+    await store.end_build(tenant, "cron")
+
+
+async def test_a_dead_holders_lease_lapses(store: IndexStore, tenant: str) -> None:
+    assert await store.claim_build(tenant, "died", 0.2)
+    assert not await store.claim_build(tenant, "next", 30)
+    await asyncio.sleep(0.35)
+    assert await store.claim_build(tenant, "next", 30)
+    await store.end_build(tenant, "next")
+
+
+async def test_dropping_an_abandoned_build_stops_updates_to_it(
+    store: IndexStore, tenant: str
+) -> None:
+    await store.begin(tenant, "live")
+    await store.activate(tenant, "live", {"generation": "live"})
+    await store.begin(tenant, "abandoned")
+    await store.put(tenant, "abandoned", [Entry("ehr-a/Patient/1", "c1", ("k1",), 1.0)])
+    assert await store.current(tenant) == ["live", "abandoned"]
+    await store.drop(tenant, "abandoned")
+    assert await store.current(tenant) == ["live"]
+    assert await store.records_for(tenant, "abandoned", ["k1"]) == [set()]
+    # A build that began since is not stopped by the old one's drop.
+    await store.begin(tenant, "newer")
+    await store.drop(tenant, "abandoned")
+    assert await store.current(tenant) == ["live", "newer"]
+    await store.drop(tenant, "newer")
+    await store.drop(tenant, "live")
