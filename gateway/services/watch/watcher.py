@@ -2,7 +2,8 @@
 
 Per source, the way its configuration and vendor profile allow: rest-hook
 Subscriptions (a notification runs the change feed at once; a slow poll stays on as a
-safety net for lost notifications), or a poll on an interval, or nothing. A change
+safety net for lost notifications; where they fail, a poll stands in and they are tried
+again now and then), or a poll on an interval, or nothing. A change
 drops the tenant's slot cache and offers freed time to the waitlist.
 
 Among gateway processes, one polls a source at a time (a lease in the shared cache,
@@ -42,6 +43,9 @@ log = get_logger(__name__)
 WatchMode = Literal["subscription", "poll", "off"]
 # With Subscriptions, the poll only catches what a lost notification missed.
 _SAFETY_FACTOR = 10
+# Polled because Subscriptions failed: tried again after a safety round's worth of
+# polls, then after twice as many each time they fail again, up to this many times.
+_MAX_RETRY_BACKOFF = 16
 
 
 def watch_mode(config: SourceConfig, profile_watch: str, *, hooks: bool) -> WatchMode:
@@ -75,6 +79,10 @@ class SourceWatch:
     _owner: bytes = field(default_factory=lambda: secrets.token_bytes(12))
     # The mode in force (a server that won't run Subscriptions is polled instead).
     active_mode: WatchMode = "off"
+    # Polling in place of Subscriptions: rounds until they are tried again, and the
+    # current backoff (in safety rounds).
+    _until_retry: int = 0
+    _backoff: int = 1
 
     def poke(self) -> None:
         """A notification came: run the feed now."""
@@ -84,8 +92,8 @@ class SourceWatch:
         if self.mode == "off":
             return
         self.active_mode = self.mode
-        if self.mode == "subscription" and (self.hooks is None or not await self.hooks.ensure()):
-            self.active_mode = "poll"
+        if self.mode == "subscription" and not await self._subscribed():
+            self._fall_back()
         log.info("watching", source=self.handle.id, mode=self.active_mode)
         await self._safely(self.feed.start)
         while True:
@@ -96,15 +104,42 @@ class SourceWatch:
             if poked or await self._lease(interval):
                 if not poked and self.active_mode == "subscription":
                     await self._resubscribe()
+                elif not poked and self.mode == "subscription":
+                    await self._retry_subscribing()
                 await self._safely(self.feed.poll)
+
+    async def _subscribed(self) -> bool:
+        try:
+            return self.hooks is not None and await self.hooks.ensure()
+        except (UpstreamError, MappingError, TimeoutError) as exc:
+            log.warning("watch_failed", source=self.handle.id, error=type(exc).__name__)
+            return False
+
+    def _fall_back(self) -> None:
+        self.active_mode = "poll"
+        self._backoff = 1
+        self._until_retry = _SAFETY_FACTOR
 
     async def _resubscribe(self) -> None:
         """Each safety round: the Subscriptions are still there. Replicas share them (one
         public address), and a replica that stops deletes the ones it made."""
-        if self.hooks is not None and await self.hooks.ensure():
+        if await self._subscribed():
             return
-        self.active_mode = "poll"
+        self._fall_back()
         log.warning("watching", source=self.handle.id, mode=self.active_mode)
+
+    async def _retry_subscribing(self) -> None:
+        """Polled in place of Subscriptions (the server was away, or refused them once):
+        now and then, try them again, backing off while the server keeps refusing."""
+        self._until_retry -= 1
+        if self._until_retry > 0:
+            return
+        if await self._subscribed():
+            self.active_mode = "subscription"
+            log.info("watching", source=self.handle.id, mode=self.active_mode)
+            return
+        self._backoff = min(self._backoff * 2, _MAX_RETRY_BACKOFF)
+        self._until_retry = _SAFETY_FACTOR * self._backoff
 
     async def stop(self) -> None:
         if self.hooks is not None:

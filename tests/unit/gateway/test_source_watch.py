@@ -76,19 +76,40 @@ async def test_every_safety_round_makes_sure_the_subscriptions_are_there():
     assert watch.active_mode == "subscription"
 
 
+def _asked_at(feed: _Feed, hooks: _Hooks) -> list[int]:
+    """The number of polls done each time the watcher asks for its Subscriptions."""
+    asked: list[int] = []
+    real_ensure = hooks.ensure
+
+    async def ensure() -> bool:
+        asked.append(feed.polls)
+        return await real_ensure()
+
+    hooks.ensure = ensure  # type: ignore[method-assign]
+    return asked
+
+
 async def test_a_server_that_stops_taking_subscriptions_is_polled_instead():
-    feed, hooks = _Feed(), _Hooks(answers=[True, True, False])
+    # Taken at the start and one safety round, refused at the next, then refused again.
+    feed, hooks = _Feed(), _Hooks(answers=[True, True, False, False])
+    asked = _asked_at(feed, hooks)
     watch = _watch(feed, hooks)
-    switched: list[int] = []
+    await _run_until(watch, lambda: len(asked) >= 4 and feed.polls >= asked[3] + 10)
+    assert watch.active_mode == "poll"
+    # Polled every round from the refusal on (that round too); asked again only on the
+    # 10th round after it.
+    assert asked[3] - asked[2] == 10
+    assert len(asked) == 4
 
-    def polled_on() -> bool:
-        if watch.active_mode == "poll" and not switched:
-            switched.append(feed.polls)
-        return bool(switched) and feed.polls >= switched[0] + 10
 
-    await _run_until(watch, polled_on)
-    # Polled at the plain interval from then on, with no more subscription checks.
-    assert hooks.calls == 3
+async def test_subscriptions_are_tried_again_backing_off_while_refused():
+    # Refused at the start and on the first two retries; taken on the third.
+    feed, hooks = _Feed(), _Hooks(answers=[False, False, False, True])
+    asked = _asked_at(feed, hooks)
+    watch = _watch(feed, hooks)
+    await _run_until(watch, lambda: watch.active_mode == "subscription")
+    # At the start, then on the 10th, 30th and 70th polling rounds (before their poll).
+    assert asked == [0, 9, 29, 69]
 
 
 async def test_a_server_without_subscriptions_is_polled_from_the_start():
