@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,16 +13,11 @@ from gateway.cache import CacheKeys
 from gateway.identity.store import Entry, IndexStore, MemoryIndexStore, RedisIndexStore
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[IndexStore]:
-    if request.param == "memory":
-        yield MemoryIndexStore()
-        return
-    client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
-    try:
-        yield RedisIndexStore(client, CacheKeys("lease secret"))
-    finally:
-        await client.aclose()
+@pytest.fixture
+def store(redis_or_memory: aioredis.Redis | None) -> IndexStore:
+    if redis_or_memory is None:
+        return MemoryIndexStore()
+    return RedisIndexStore(redis_or_memory, CacheKeys("lease secret"))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -21,16 +20,9 @@ from gateway.state import MemoryState, RedisState, SharedState
 PATIENT = "ehr-a~Patient~patient-claimed-0042"
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def state(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
-    if request.param == "memory":
-        yield MemoryState()
-        return
-    client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
-    try:
-        yield RedisState(client)
-    finally:
-        await client.aclose()
+@pytest.fixture
+def state(redis_or_memory: aioredis.Redis | None) -> SharedState:
+    return MemoryState() if redis_or_memory is None else RedisState(redis_or_memory)
 
 
 def _store(state: SharedState) -> tuple[EntryStore, str]:
