@@ -77,7 +77,9 @@ def test_the_cost_panel_by_keyboard(page: Page, browser: Browser, served: Served
     screens(page, "cost-panel")
 
     # A good-faith estimate asked for through the API shows on the card, then printable.
-    with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {API_KEY}"}) as api:
+    with httpx.Client(
+        base_url=served.url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+    ) as api:
         asked = api.post(
             "/v1/gfe",
             json={

@@ -194,9 +194,10 @@ async def test_the_payer_pace_holds_across_two_workers(
     assert status["done"] == patients and status["failed"] == []
     assert stats["requests"] == patients
     # Never more than the pace in any second at the payer's door, give or take the time
-    # between a turn and its arrival (a new connection, the 270's build: tens of ms).
+    # between a turn and its arrival (a new connection, the 270's build, a busy host:
+    # up to a few hundred ms), hence a 0.7 s window. Unpaced, the workers send 8 at once.
     arrivals = sorted(stats["arrivals"])
-    assert busiest_window(arrivals, 0.9) <= pace, [round(a - arrivals[0], 3) for a in arrivals]
+    assert busiest_window(arrivals, 0.7) <= pace, [round(a - arrivals[0], 3) for a in arrivals]
     # ... and the pace, not the workers, set the speed: 30 checks at 4 a second.
     assert took >= patients / pace - 1
     # Both processes took items.

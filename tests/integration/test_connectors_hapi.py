@@ -26,7 +26,7 @@ pytestmark = pytest.mark.hapi
 
 @pytest.fixture
 async def client(hapi_base_urls: tuple[str, str]) -> AsyncIterator[FhirClient]:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         yield FhirClient(
             hapi_base_urls[0], http=http, source="ehr-a", profile=HAPI, policy=Policy(deadline=30)
         )
@@ -126,7 +126,7 @@ async def test_bad_search_parameter_gives_operation_outcome(client: FhirClient) 
 
 
 async def test_capabilities_match_the_hapi_profile(hapi_base_urls: tuple[str, str]) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         for base in hapi_base_urls:
             hapi = FhirClient(base, http=http, profile=HAPI)
             statement = await hapi.capabilities()

@@ -34,7 +34,7 @@ async def api(hapi_base_urls, redis_url, tmp_path):
 
 
 async def _count(base_url: str, identifier: str) -> int:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         r = await http.get(
             f"{base_url}/Patient",
             params={"identifier": identifier, "_summary": "count"},
@@ -87,7 +87,7 @@ async def test_a_correction_against_a_stale_version_loses_nothing(api, hapi_base
         headers={**auth(), "If-Match": f'W/"{read["version"]}"'},
     )
     assert (late.status_code, late.json()["code"]) == (409, "version_conflict")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         stored = (await http.get(f"{base_a}/Patient/{decode_id(pid).id}")).json()
     assert [t["value"] for t in stored["telecom"]] == ["555-0123"]
     assert stored["name"][0]["family"] == c["family"]
@@ -112,7 +112,7 @@ async def test_check_in_and_no_show_on_hapi(api, hapi_base_urls):
     assert refused.json()["code"] == "invalid_transition"
     missed = await api.post(f"/v1/appointments/{booked[1]}/no-show", headers=auth())
     assert missed.json()["status"] == "noshow"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         for gid, status in zip(booked, ("arrived", "noshow"), strict=True):
             stored = (await http.get(f"{base_a}/Appointment/{decode_id(gid).id}")).json()
             assert stored["status"] == status

@@ -32,7 +32,7 @@ def hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _fhir_get(url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         r = await http.get(url, headers={"Cache-Control": "no-cache"})
         r.raise_for_status()
         body: dict[str, Any] = r.json()
@@ -179,7 +179,7 @@ async def test_same_upstream_id_in_two_ehrs_are_two_patients(
     hapi_base_urls, redis_url, hash_key, tmp_path
 ):
     base_a, base_b = hapi_base_urls
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         for base, given in ((base_a, "Alpha"), (base_b, "Beta")):
             r = await http.put(
                 f"{base}/Patient/gw-same-1",

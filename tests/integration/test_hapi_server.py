@@ -27,7 +27,7 @@ async def _json(r: httpx.Response) -> dict[str, Any]:
 
 
 async def test_capability_statement_is_r4_and_lists_our_search_parameters(hapi_base_urls):
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         for base in hapi_base_urls:
             cs = await _json(await http.get(f"{base}/metadata"))
             assert cs["fhirVersion"] == "4.0.1"
@@ -40,7 +40,7 @@ async def test_capability_statement_is_r4_and_lists_our_search_parameters(hapi_b
 
 async def test_create_read_search_round_trip_on_both_ehrs(hapi_base_urls):
     value = uuid.uuid4().hex
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         for base in hapi_base_urls:
             created = await _json(
                 await http.post(
@@ -67,7 +67,7 @@ async def test_create_read_search_round_trip_on_both_ehrs(hapi_base_urls):
 async def test_same_id_in_a_and_b_holds_different_people(hapi_base_urls):
     base_a, base_b = hapi_base_urls
     rid = f"same-{uuid.uuid4().hex[:12]}"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         for base, family in ((base_a, "Adams"), (base_b, "Baker")):
             r = await http.put(
                 f"{base}/Patient/{rid}",
@@ -84,7 +84,7 @@ async def test_conditional_create_twice_makes_one_resource(hapi_base_urls):
     value = uuid.uuid4().hex
     body = {"resourceType": "Patient", "identifier": [{"system": "urn:test:cc", "value": value}]}
     headers = {"If-None-Exist": f"identifier=urn:test:cc|{value}"}
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         first = await http.post(f"{base}/Patient", json=body, headers=headers)
         second = await http.post(f"{base}/Patient", json=body, headers=headers)
         found = await _json(
@@ -98,7 +98,7 @@ async def test_conditional_create_twice_makes_one_resource(hapi_base_urls):
 
 async def test_stale_if_match_gets_412(hapi_base_urls):
     base = hapi_base_urls[0]
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         created = await _json(
             await http.post(f"{base}/Patient", json={"resourceType": "Patient", "active": True})
         )
@@ -120,7 +120,7 @@ async def test_stale_if_match_gets_412(hapi_base_urls):
 async def test_paging_35_matches_by_10_walks_4_pages_without_duplicates(hapi_base_urls):
     base = hapi_base_urls[1]
     family = f"Pager{uuid.uuid4().hex[:10]}"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         bundle = {
             "resourceType": "Bundle",
             "type": "transaction",

@@ -32,7 +32,7 @@ def _hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
 async def _appointments_for_slot(api, base_url: str, slot_id: str) -> int:
     import httpx
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         r = await http.get(
             f"{base_url}/Appointment",
             params={"slot": f"Slot/{slot_id}", "_summary": "count"},

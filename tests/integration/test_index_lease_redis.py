@@ -39,9 +39,9 @@ async def test_one_holder_at_a_time_and_only_it_renews_or_ends(
 
 
 async def test_a_dead_holders_lease_lapses(store: IndexStore, tenant: str) -> None:
-    assert await store.claim_build(tenant, "died", 0.2)
+    assert await store.claim_build(tenant, "died", 1.0)
     assert not await store.claim_build(tenant, "next", 30)
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.3)
     assert await store.claim_build(tenant, "next", 30)
     await store.end_build(tenant, "next")
 

@@ -58,7 +58,7 @@ async def test_balance_on_hapi_from_an_account_with_the_balance_extensions(
     hapi_base_urls, redis_url, tmp_path
 ):
     base_a, _ = hapi_base_urls
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         fhir = FhirClient(base_a, http=http, source="fixture")
         made = await patient(fhir, family=_name(), given="Ella", birth_date="2001-02-03")
         # HAPI stores the Accounts as written: the R5 cross-version balance (the patient's
@@ -80,7 +80,7 @@ async def test_balance_on_hapi_from_an_account_with_the_balance_extensions(
 
 async def test_an_estimate_for_a_patient_insured_in_hapi(hapi_base_urls, redis_url, tmp_path):
     base_a, _ = hapi_base_urls
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         fhir = FhirClient(base_a, http=http, source="fixture")
         jane = await patient(
             fhir, family="Doe", given="Jane", birth_date="1980-01-15", member_id="SIM-ACTIVE-1"
@@ -103,7 +103,7 @@ async def test_good_faith_estimates_are_shared_by_replicas_and_sealed_in_redis(
     base_a, _ = hapi_base_urls
     family = _name()
     day = datetime.now(ZONE).date() + timedelta(days=20)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         fhir = FhirClient(base_a, http=http, source="fixture")
         made = await patient(fhir, family=family, given="Ella", birth_date="2001-02-03")
         slot = await slot_on(fhir, day)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -21,6 +22,10 @@ from tests.support.asgi import running
 from tests.support.gateway_env import auth, clinic, settings_for
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
+
+
+def _unhashed(text: str) -> str:
+    return re.sub(r"[0-9a-f]{16,}", "#", text)
 
 
 async def test_logs_audit_and_cache_keys_carry_no_phi(
@@ -251,5 +256,8 @@ async def test_seeded_names_birth_dates_and_mrns_never_reach_logs_or_cache_keys(
     text = logs.getvalue()
     assert "request" in [json.loads(line)["event"] for line in text.splitlines()]
     assert keys
+    # Digests and request ids are long hex runs: an eight-digit MRN turns up inside one
+    # by chance now and then; a value written in the clear stands apart from them.
+    text, keys = _unhashed(text), [_unhashed(k) for k in keys]
     leaked = sorted(v for v in phi if v in text or any(v in k for k in keys))
     assert leaked == [], f"{len(leaked)} PHI values leaked"

@@ -43,7 +43,7 @@ async def test_money_endpoints_keep_phi_out_of_logs_audit_metrics_and_cache(
     run = uuid.uuid4().hex[:8]
     family, phone, born = f"Phimoney{run}", "555-0177", "1977-07-07"
     day = datetime.now(ZONE).date() + timedelta(days=20)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         fhir = FhirClient(base_a, http=http, source="fixture")
         uninsured = await patient(fhir, family=family, given="Ottilie", birth_date=born)
         await fhir.update(

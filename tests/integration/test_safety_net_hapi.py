@@ -32,7 +32,7 @@ def _hash_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _booked_on(base_url: str, slot_id: str) -> int:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         r = await http.get(
             f"{base_url}/Appointment",
             params={"slot": f"Slot/{slot_id}", "status:not": "cancelled", "_summary": "count"},
@@ -141,7 +141,7 @@ async def test_a_no_cache_slot_read_sees_a_change_made_in_hapi_at_once(hapi_base
     async with running(app) as api:
         assert taken_id in await shown()
         # The EHR's own desk books it: the gateway's cache doesn't know yet.
-        async with httpx.AsyncClient(base_url=base_a) as fhir:
+        async with httpx.AsyncClient(base_url=base_a, timeout=30) as fhir:
             r = await fhir.put(f"/Slot/{taken['id']}", json={**taken, "status": "busy"})
             assert r.status_code == 200, r.text
         assert taken_id in await shown(), "served from the cache within its time to live"

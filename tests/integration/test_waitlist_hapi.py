@@ -18,7 +18,13 @@ from mappers import encode_id
 from tests.support.asgi import running
 from tests.support.gateway_env import auth, clinic, patients, settings_for
 from tests.support.processes import free_port, start_gateway, wait_gateway, write_config
-from tests.support.waitlist_api import join, offers_for, wait_for_offer
+from tests.support.waitlist_api import (
+    forget_cursor,
+    join,
+    offers_for,
+    wait_cursor,
+    wait_for_offer,
+)
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -36,8 +42,13 @@ def _visit_type() -> str:
 async def _events_for(redis_url: str, slot: str) -> list[Event]:
     client = aioredis.Redis.from_url(redis_url)
     try:
-        state = RedisState(client)
-        found = await EventLog(state).read("general", "0", block_seconds=0.01, count=10_000)
+        log = EventLog(RedisState(client))
+        found: list[Event] = []
+        after = "0"
+        # Page through the whole stream: other tests' events share it, ours are newest.
+        while page := await log.read("general", after, block_seconds=0.01, count=1000):
+            found += page
+            after = page[-1].id
     finally:
         await client.aclose()
     return [e for e in found if e.data.get("slot_id") == slot]
@@ -104,20 +115,21 @@ async def test_a_slot_freed_in_hapi_itself_is_offered_within_the_watch_interval(
     upstream = c["slots"][0]
     slot = encode_id("ehr-a", "Slot", upstream["id"])
     [waiting] = (encode_id("ehr-a", "Patient", p) for p in await patients(base_a, 1))
-    async with httpx.AsyncClient(base_url=base_a) as fhir:
+    async with httpx.AsyncClient(base_url=base_a, timeout=30) as fhir:
         busy = (
             await fhir.put(f"/Slot/{upstream['id']}", json={**upstream, "status": "busy"})
         ).json()
     settings = settings_for(base_a, base_b, redis_url, watch="poll", watch_interval_seconds=0.5)
+    await forget_cursor(redis_url, "general", "ehr-a")
     app = create_app(settings, audit=MemoryAuditSink())
     async with running(app) as api:
         entry = await join(api, waiting, visit)
-        # Let the watcher take its starting point before the EHR's own desk frees the slot.
-        await asyncio.sleep(1.0)
-        async with httpx.AsyncClient(base_url=base_a) as fhir:
+        # The watcher takes its starting point before the EHR's own desk frees the slot.
+        await wait_cursor(redis_url, "general", "ehr-a")
+        async with httpx.AsyncClient(base_url=base_a, timeout=30) as fhir:
             freed = await fhir.put(f"/Slot/{upstream['id']}", json={**busy, "status": "free"})
             assert freed.status_code == 200, freed.text
-        offer, waited = await wait_for_offer(api, slot, 10)
+        offer, waited = await wait_for_offer(api, slot, 20)
         assert (offer["patient_id"], offer["entry_id"]) == (waiting, entry)
         await asyncio.sleep(1.2)  # more rounds of the watcher: still one offer
         assert len(await offers_for(api, slot)) == 1
@@ -181,6 +193,7 @@ async def test_two_gateway_processes_never_offer_one_freed_slot_twice(
         audit_path=str(tmp_path / "audit.jsonl"),
     )
     config = write_config(settings, tmp_path / "frontdesk.yaml")
+    await forget_cursor(redis_url, "general", "ehr-a")
     ports = [free_port(), free_port()]
     gateways = [
         start_gateway(config, port, tmp_path / f"gw{i}.log", wait=False)

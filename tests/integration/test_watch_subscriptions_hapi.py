@@ -18,13 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from gateway.services.watch import hook_token
 from mappers import encode_id
 from tests.support.gateway_env import clinic, patients, settings_for
 from tests.support.processes import free_port, running, start_gateway, write_config
-from tests.support.waitlist_api import join, wait_for_offer
+from tests.support.waitlist_api import forget_cursor, join, wait_cursor, wait_for_offer
 
 pytestmark = [pytest.mark.hapi, pytest.mark.redis]
 
@@ -65,18 +64,6 @@ async def _wait_subscribed(fhir: httpx.AsyncClient, endpoint: str) -> list[dict[
             return found
         assert time.monotonic() < deadline, f"no two active Subscriptions: {RESTART_HINT}"
         await asyncio.sleep(0.1)
-
-
-async def _wait_cursor(redis_url: str, tenant: str, source: str) -> None:
-    """The watcher has its starting point: changes from now on are news to it."""
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        deadline = time.monotonic() + WAIT
-        while not await client.hexists(f"fd:watch-cursor:{tenant}", source):  # type: ignore[misc]
-            assert time.monotonic() < deadline, "the watcher never took its starting point"
-            await asyncio.sleep(0.05)
-    finally:
-        await client.aclose()
 
 
 def _log_events(log_text: str) -> list[dict[str, Any]]:
@@ -149,11 +136,12 @@ async def test_a_slot_freed_in_hapi_is_offered_on_its_notification(
             )
             assert stale.status_code == 201, stale.text
 
+            await forget_cursor(redis_url, "general", "ehr-a")
             with running(start_gateway(config, port, tmp_path / "gateway.log")) as (gateway,):
                 async with httpx.AsyncClient(base_url=gateway_url, timeout=30) as api:
                     entries = [await join(api, patient, visit) for patient in waiting]
                     subscribed = await _wait_subscribed(fhir, endpoint)
-                    await _wait_cursor(redis_url, "general", "ehr-a")
+                    await wait_cursor(redis_url, "general", "ehr-a", WAIT)
                     assert sorted(s["criteria"] for s in subscribed) == ["Appointment?", "Slot?"]
                     token = hook_token(secret, "general", "ehr-a")
                     for s in subscribed:

@@ -68,7 +68,7 @@ async def test_conditional_creates_survive_faults(hapi_base_urls: tuple[str, str
         stats = client.health().stats
 
     # Count what HAPI holds, on a clean (fault-free) client.
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:
         clean = FhirClient(hapi_base_urls[0], http=http, profile=HAPI)
         found = [
             r async for r in clean.search("Patient", {"identifier": f"{system}|", "_count": 200})
@@ -132,4 +132,5 @@ async def test_slow_upstream_is_cut_at_the_deadline(hapi_base_urls: tuple[str, s
         await asyncio.gather(*(one() for _ in range(10)))
     assert {kind for kind, _ in outcomes} <= {"ok", "UpstreamTimeout"}
     assert any(kind == "UpstreamTimeout" for kind, _ in outcomes)
-    assert max(took for _, took in outcomes) <= deadline + 0.25
+    # On time, give or take a busy event loop; well short of the injected delays.
+    assert max(took for _, took in outcomes) <= deadline + 0.5

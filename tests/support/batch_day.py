@@ -14,13 +14,27 @@ import httpx
 from simulators.payer import SIM_PAYER_ID
 
 
-def unused_day() -> date:
-    return date(2150, 1, 1) + timedelta(days=random.randrange(18_000))
+async def unused_day(http: httpx.AsyncClient, base_url: str) -> date:
+    """A far day no appointment on the server has: HAPI keeps every run's records, and
+    a day drawn twice would hand a batch an earlier run's patients too."""
+    for _ in range(20):
+        # Within the years the gateway serves (to 2199), past every other test's days.
+        day = date(2150, 1, 1) + timedelta(days=random.randrange(18_000))
+        found = await http.get(
+            f"{base_url}/Appointment",
+            params={"date": day.isoformat(), "_summary": "count"},
+            headers={"Cache-Control": "no-cache"},
+        )
+        found.raise_for_status()
+        if found.json().get("total") == 0:
+            return day
+    raise RuntimeError("no unused day found in 20 draws")
 
 
 async def booked_day(base_url: str, patients: int) -> tuple[date, list[str]]:
     """(the day, the patients' upstream ids): one transaction of ``patients`` x 3 creates."""
-    day = unused_day()
+    async with httpx.AsyncClient(timeout=120) as http:
+        day = await unused_day(http, base_url)
     run = uuid.uuid4().hex[:8]
     entries: list[dict[str, Any]] = []
     refs: list[str] = []

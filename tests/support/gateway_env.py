@@ -161,7 +161,7 @@ async def clinic(
     """
     run = uuid.uuid4().hex[:10]
     family = family or f"Testfam{run}"
-    async with httpx.AsyncClient(transport=transport) as http:
+    async with httpx.AsyncClient(transport=transport, timeout=30) as http:
         fhir = FhirClient(base_url, http=http, source="fixture")
         prac = await fhir.create(
             {"resourceType": "Practitioner", "name": [{"family": f"Doc{run}", "given": ["Ada"]}]}
@@ -278,7 +278,7 @@ async def patients(
         }
         for i in range(count)
     ]
-    async with httpx.AsyncClient(transport=transport) as http:
+    async with httpx.AsyncClient(transport=transport, timeout=30) as http:
         fhir = FhirClient(base_url, http=http, source="fixture")
         answer = await fhir.transaction(
             {"resourceType": "Bundle", "type": "transaction", "entry": entries}

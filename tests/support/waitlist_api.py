@@ -1,5 +1,5 @@
 """The waitlist through a gateway's API, as the HAPI tests use it: join, read a slot's
-offers, wait for one."""
+offers, wait for one; and the source watcher's starting point in Redis."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 
 from tests.support.gateway_env import auth
 
@@ -50,3 +51,25 @@ async def wait_for_offer(
             return found[0], time.monotonic() - started
         await asyncio.sleep(0.05)
     raise AssertionError(f"no offer for the slot within {seconds}s")
+
+
+async def forget_cursor(redis_url: str, tenant: str, source: str) -> None:
+    """Drop the watcher's cursor an earlier test left: a watcher resuming from it would
+    first replay (or, past its backlog limit, skip) every change made since."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.hdel(f"fd:watch-cursor:{tenant}", source)  # type: ignore[misc]
+    finally:
+        await client.aclose()
+
+
+async def wait_cursor(redis_url: str, tenant: str, source: str, seconds: float = 30.0) -> None:
+    """The watcher has its starting point: changes from now on are news to it."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + seconds
+        while not await client.hexists(f"fd:watch-cursor:{tenant}", source):  # type: ignore[misc]
+            assert time.monotonic() < deadline, "the watcher never took its starting point"
+            await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()

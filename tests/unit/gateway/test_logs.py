@@ -8,7 +8,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,7 +70,9 @@ def test_utc_now_iso_is_iso_8601_utc_and_tracks_the_clock() -> None:
     after = datetime.now(UTC)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
     parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    assert before <= parsed <= after
+    # The stamp truncates a float clock; datetime.now rounds: a microsecond either way.
+    slack = timedelta(microseconds=2)
+    assert before - slack <= parsed <= after + slack
     time.sleep(1.01)  # the cached second must roll over
     assert datetime.fromisoformat(utc_now_iso().replace("Z", "+00:00")) > after
 

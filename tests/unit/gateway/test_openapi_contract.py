@@ -70,10 +70,11 @@ def gateway_url() -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
-    for _ in range(100):
-        if server.started:
-            break
+    # Generous: startup builds two clinics, and a loaded host is slow.
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert server.started, "the gateway under test never started"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
