@@ -425,20 +425,28 @@ async def _hold(
         upstream = current.upstream if current is not None else None
         if current is None:
             upstream = await handle.scheduler.hold(slot, minutes)
-        return await ports.holds.place(
-            slot,
-            slot_id,
-            client=client_id,
-            minutes=minutes,
-            now=ports.wall(),
-            token=token,
-            upstream=upstream,
-        )
+        try:
+            return await ports.holds.place(
+                slot,
+                slot_id,
+                client=client_id,
+                minutes=minutes,
+                now=ports.wall(),
+                token=token,
+                upstream=upstream,
+            )
+        except SlotHeld:
+            if current is None and upstream is not None:
+                await handle.scheduler.release(upstream)  # held upstream for nobody
+            raise
 
 
 async def release_hold(ports: BookingPorts, *, client_id: str, slot_id: str, token: str) -> None:
-    _, slot = _slot(ports, slot_id)
-    await ports.holds.release(slot, client=client_id, token=token)
+    """End the caller's hold, in the EHR too where it holds (Argonaut ``$hold``)."""
+    handle, slot = _slot(ports, slot_id)
+    held = await ports.holds.release(slot, client=client_id, token=token)
+    if held.upstream is not None:
+        await handle.scheduler.release(held.upstream)
 
 
 async def cancel(ports: BookingPorts, *, appointment_id: str, reason: str) -> Appointment:

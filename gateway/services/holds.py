@@ -176,20 +176,25 @@ class HoldStore:
             )
         return held
 
-    async def release(self, slot: GatewayId, *, client: str, token: str) -> None:
+    async def release(self, slot: GatewayId, *, client: str, token: str) -> HeldSlot:
+        """End the caller's hold; the hold it was (its ``upstream`` is the EHR's to end)."""
         held = await self.current(slot)
         if held is None or not held.proves(client, token):
             raise NotFound("no such hold")
         await self._cache.delete(self._key(slot))
+        return held
 
     async def consume(self, slot: GatewayId) -> None:
         await self._cache.delete(self._key(slot))
 
-    async def release_offer(self, slot: GatewayId, token: str) -> None:
-        """End a waitlist offer's hold (declined, or passed on) if it is still that one."""
+    async def release_offer(self, slot: GatewayId, token: str) -> HeldSlot | None:
+        """End a waitlist offer's hold (declined, or passed on) if it is still that one;
+        the hold it ended."""
         held = await self.current(slot)
         if held is not None and held.client == WAITLIST_CLIENT and held.proves(held.client, token):
             await self._cache.delete(self._key(slot))
+            return held
+        return None
 
     @staticmethod
     def _value(

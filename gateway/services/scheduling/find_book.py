@@ -44,12 +44,15 @@ from mappers.model import Appointment, RecordRef, Slot
 from mappers.outbound import BOOKING_IDENTIFIER_SYSTEM, booking_identifier_value, cancel_patch
 from mappers.outbound.appointment_status import status_patch
 
+from ...logs import get_logger
 from ..errors import InvalidRequest, OverbookUnsupported, SlotTaken, SlotUnavailable
 from .port import BookingDetails, Offer, SlotWindow
 from .proposals import ProposalStore
 from .status_moves import status_moves
 
 __all__ = ["PROPOSAL_TYPE", "FindBookScheduler", "find_parameters"]
+
+log = get_logger(__name__)
 
 # Tag of a gateway id whose upstream part is the digest of a stored, id-less proposal.
 PROPOSAL_TYPE = "ProposedAppointment"
@@ -274,6 +277,17 @@ class FindBookScheduler:
             None,
         )
         return Offer(slot, people, place)
+
+    async def release(self, upstream: str) -> None:
+        """Cancel the ``pending`` Appointment ``$hold`` made (Argonaut has no release
+        operation; a cancelled hold frees the time), if it is still pending."""
+        try:
+            held = await self._client.read("Appointment", upstream)
+            if held.get("status") != "pending":
+                return  # booked with it meanwhile, or the EHR ended it
+            await self.cancel(upstream, held, "hold released")
+        except (UpstreamError, MappingError) as exc:
+            log.warning("hold_release_failed", source=self._source, error=type(exc).__name__)
 
     async def slot_time(self, slot: GatewayId) -> tuple[datetime, datetime] | None:
         """The proposal's period: the stored id-less one, or the temporary appointment read

@@ -84,6 +84,12 @@ class Scheduler(Protocol):
         hold it there; the upstream hold's id (a pending Appointment), or None."""
         ...
 
+    async def release(self, upstream: str) -> None:
+        """End an upstream hold nobody booked (the id ``hold`` gave), so the EHR offers
+        the time again now rather than when its own hold lapses. Best effort: a failure
+        is logged, never raised (the EHR's hold lapses by itself)."""
+        ...
+
     async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
         """Book ``slot`` (a gateway id of this source) for ``details.patient``."""
         ...

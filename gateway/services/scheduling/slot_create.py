@@ -159,6 +159,9 @@ class SlotCreateScheduler:
             raise SlotTaken("the slot is no longer free")
         return None
 
+    async def release(self, upstream: str) -> None:
+        del upstream  # ``hold`` never holds upstream here
+
     async def book(self, slot: GatewayId, details: BookingDetails) -> Appointment:
         slot_json = await self._read("Slot", slot.id, "slot")
         record = from_fhir(slot_json, source=self._source, expect=Slot)

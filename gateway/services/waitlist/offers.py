@@ -219,6 +219,8 @@ class OfferDesk:
             upstream=upstream,
         )
         if hold is None:
+            if upstream is not None:
+                await handle.scheduler.release(upstream)  # a desk held it meanwhile
             return None
         offer = WaitlistOffer(
             slot_id=slot.id,
@@ -362,7 +364,12 @@ class OfferDesk:
         if not await self.state.hdel(self._offers_key(), offer.slot_id):
             return False
         await self.state.hdel(self._busy_key(), offer.entry_id)
-        await self.holds.release_offer(decode_id(offer.slot_id), offer.hold_token)
+        slot = decode_id(offer.slot_id)
+        held = await self.holds.release_offer(slot, offer.hold_token)
+        handle = self.sources.handles.get(slot.source)
+        if held is not None and held.upstream is not None and handle is not None:
+            # Before the slot passes on: an EHR that holds shows the time to nobody else.
+            await handle.scheduler.release(held.upstream)
         entry = await self.entries.get(self.tenant, offer.entry_id)
         if entry is not None:
             await self.entries.put(

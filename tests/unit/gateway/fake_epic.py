@@ -8,7 +8,11 @@ It keeps the behaviour the gateway relies on, and nothing else:
   ``cancelled-appt-id``) → a Bundle with the booked Appointment; a taken time is refused
   with an OperationOutcome (409, or 422 with issue code ``conflict`` when ``taken_status``
   is 422).
-- ``GET``/``PATCH Appointment/{id}`` (JSON Patch, If-Match checked against versionId).
+- ``POST Appointment/$hold`` (``appt-id``), only with ``hold=True`` → the time becomes a
+  *pending* Appointment that ``$find`` no longer offers and ``$book`` with its id books;
+  cancelling it (PATCH) frees the time again.
+- ``GET``/``PATCH Appointment/{id}`` (JSON Patch, If-Match checked against versionId);
+  ``GET Patient/{id}``: any id is a patient.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class FakeEpic:
     start_name: str = "startTime"
     end_name: str = "endTime"
     ids: bool = True
+    # Argonaut $hold (Epic has none; a generic Argonaut server may).
+    hold: bool = False
     taken_status: int = 409
     times: list[datetime] = field(
         default_factory=lambda: [TOMORROW + timedelta(minutes=30 * i) for i in range(3)]
@@ -80,8 +86,11 @@ class FakeEpic:
     def calls(self, op: str) -> int:
         return sum(1 for _, path, _ in self.requests if path.endswith(op))
 
+    def pending(self) -> list[dict[str, Any]]:
+        return [a for a in self.appointments.values() if a["status"] == "pending"]
+
     def taken(self, start: datetime) -> bool:
-        return any(a["start"] == _instant(start) for a in self.booked())
+        return any(a["start"] == _instant(start) for a in [*self.booked(), *self.pending()])
 
     def book_directly(self, start: datetime, patient: str = "someone-else") -> str:
         """Another desk books ``start`` behind the gateway's back."""
@@ -104,6 +113,12 @@ class FakeEpic:
             return self._find(_params(body))
         if request.method == "POST" and path == "Appointment/$book":
             return self._book(_params(body))
+        if request.method == "POST" and path == "Appointment/$hold" and self.hold:
+            return self._hold(_params(body))
+        if request.method == "GET" and request.url.path.split("/")[-2:-1] == ["Patient"]:
+            # Any patient the tests name exists (the waitlist reads who joins).
+            patient = request.url.path.rsplit("/", 1)[-1]
+            return _fhir({"resourceType": "Patient", "id": patient, "active": True})
         if path.startswith("Appointment/"):
             appt = self.appointments.get(path.removeprefix("Appointment/"))
             if appt is None:
@@ -164,10 +179,31 @@ class FakeEpic:
         self.appointments[appt["id"]] = appt
         return appt
 
+    def _hold(self, params: dict[str, Any]) -> httpx.Response:
+        start = self._temp.get(params.get("appt-id", ""))
+        if start is None:
+            return _outcome(404, "not-found", "temporary appointment expired")
+        if self.taken(start):
+            return _outcome(self.taken_status, "conflict", "time no longer available")
+        appt = self._create(start, "none")
+        appt["status"] = "pending"
+        appt["participant"] = appt["participant"][1:]  # nobody's yet
+        return _fhir({"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": appt}]})
+
     def _book(self, params: dict[str, Any]) -> httpx.Response:
         patient = params.get("patient-id")
         if not patient:
             return _outcome(400, "required", "patient-id missing")
+        held = self.appointments.get(params.get("appt-id", ""))
+        if held is not None and held["status"] == "pending":
+            held["status"] = "booked"
+            held["participant"].insert(
+                0, {"actor": {"reference": f"Patient/{patient}"}, "status": "accepted"}
+            )
+            held["meta"] = {"versionId": str(int(held["meta"]["versionId"]) + 1)}
+            return _fhir(
+                {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": held}]}
+            )
         if "appt-id" in params:
             start = self._temp.get(params["appt-id"])
             if start is None:

@@ -7,13 +7,14 @@ except where the number of calls *is* the property ($book is never resent).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
-from connectors import EPIC, FindBookNames
+from connectors import EPIC, PROFILES, FindBookNames
 from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from gateway.cache import MemoryCache
@@ -30,9 +31,13 @@ PATIENT = encode_id(SOURCE, "Patient", "pat-1")
 
 
 async def _gateway(
-    fake: FakeEpic, monkeypatch: pytest.MonkeyPatch
+    fake: FakeEpic, monkeypatch: pytest.MonkeyPatch, **extra: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setenv("FRONTDESK_HASH_KEY", "unit-test-hash-key")
+    if fake.hold:
+        # A vendor profile that declares Argonaut $hold (none of ours does yet).
+        holding = replace(EPIC, operations={"Appointment": frozenset({"find", "hold", "book"})})
+        monkeypatch.setattr("gateway.connections.PROFILES", {**PROFILES, "epic": holding})
     settings = Settings(
         tenants=[
             TenantConfig(
@@ -49,10 +54,17 @@ async def _gateway(
             ApiClientConfig(
                 id="desk",
                 tenant="t1",
-                scopes=["slots:read", "appointments:read", "appointments:write"],
+                scopes=[
+                    "slots:read",
+                    "appointments:read",
+                    "appointments:write",
+                    "waitlist:read",
+                    "waitlist:write",
+                ],
                 key_sha256=hash_api_key(KEY),
             )
         ],
+        **extra,
     )
 
     def transport(source: SourceConfig) -> httpx.AsyncBaseTransport:
@@ -247,3 +259,109 @@ async def test_id_less_proposals_book_with_appt_resource(
         assert r.status_code == 409
         assert r.json()["code"] == "slot_unavailable"
         assert fake.calls("$book") == 1
+
+
+async def test_a_hold_where_the_ehr_holds_is_released_there_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeEpic(hold=True)
+    async for api in _gateway(fake, monkeypatch):
+        first = (await _slots(api))[0]
+        held = await api.post(f"/v1/slots/{first['id']}/hold", json={})
+        assert held.status_code == 201, held.text
+        [pending] = fake.pending()
+        assert pending["start"] == first["start"].replace("+00:00", "Z")
+        fresh = {"Cache-Control": "no-cache"}
+        window = {"start": TOMORROW.isoformat(), "end": (TOMORROW + timedelta(days=1)).isoformat()}
+        shown = (await api.get("/v1/slots", params=window, headers=fresh)).json()["items"]
+        assert first["start"] not in [s["start"] for s in shown]  # the EHR holds it
+
+        released = await api.delete(
+            f"/v1/slots/{first['id']}/hold", headers={"Hold-Token": held.json()["hold_token"]}
+        )
+        assert released.status_code == 204, released.text
+        assert fake.pending() == []
+        assert fake.appointments[pending["id"]]["status"] == "cancelled"
+        shown = (await api.get("/v1/slots", params=window, headers=fresh)).json()["items"]
+        assert first["start"] in [s["start"] for s in shown]  # offered again at once
+
+
+async def test_a_booking_with_the_hold_books_the_pending_appointment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeEpic(hold=True)
+    async for api in _gateway(fake, monkeypatch):
+        first = (await _slots(api))[0]
+        token = (await api.post(f"/v1/slots/{first['id']}/hold", json={})).json()["hold_token"]
+        [pending] = fake.pending()
+        r = await _book(api, first["id"], hold_token=token)
+        assert r.status_code == 201, r.text
+        [booked] = fake.booked()
+        assert booked["id"] == pending["id"] and len(fake.appointments) == 1
+
+
+async def test_a_declined_offer_frees_the_ehrs_hold_and_goes_to_the_next_in_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeEpic(hold=True)
+    waitlist = {"offer_seconds": 300, "sweep_seconds": 300}
+    async for api in _gateway(fake, monkeypatch, waitlist=waitlist):
+        first = (await _slots(api))[0]
+        booked = (await _book(api, first["id"])).json()
+        day = TOMORROW.date()
+        entries = []
+        for patient in ("pat-2", "pat-3"):
+            joined = await api.post(
+                "/v1/waitlist",
+                json={
+                    "patient_id": encode_id(SOURCE, "Patient", patient),
+                    "service_type": "124",
+                    "earliest": day.isoformat(),
+                    "latest": day.isoformat(),
+                    "min_notice_hours": 0,
+                },
+            )
+            assert joined.status_code == 201, joined.text
+            entries.append(joined.json()["id"])
+        cancelled = await api.post(
+            f"/v1/appointments/{booked['id']}/cancel", json={"reason": "patient ill"}
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        offers = await _offers_after_the_waitlist_ran(api)
+        assert [o["entry_id"] for o in offers] == [entries[0]]
+        [held] = fake.pending()  # the offer holds the time in the EHR too
+
+        declined = await api.post(f"/v1/waitlist/offers/{offers[0]['slot_id']}/decline")
+        assert declined.status_code == 204, declined.text
+        offers = await _offers_after_the_waitlist_ran(api)
+        # The EHR's hold for the first ended; the time was found again for the next.
+        assert fake.appointments[held["id"]]["status"] == "cancelled"
+        assert [o["entry_id"] for o in offers] == [entries[1]]
+        [again] = fake.pending()
+        assert again["start"] == held["start"] and again["id"] != held["id"]
+
+
+async def _offers_after_the_waitlist_ran(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    app = cast(Any, api._transport).app
+    await app.state.runtime.waitlists["t1"].drain()
+    r = await api.get("/v1/waitlist/offers")
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+async def test_an_ehr_that_fails_to_end_its_hold_does_not_fail_the_release(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeEpic(hold=True)
+    async for api in _gateway(fake, monkeypatch):
+        first = (await _slots(api))[0]
+        token = (await api.post(f"/v1/slots/{first['id']}/hold", json={})).json()["hold_token"]
+        [pending] = fake.pending()
+        fake.fail_next[pending["id"]] = 50  # every read and patch of it answers 503
+        released = await api.delete(f"/v1/slots/{first['id']}/hold", headers={"Hold-Token": token})
+        # The desk's hold is gone; the EHR's lapses on its own clock.
+        assert released.status_code == 204, released.text
+        assert [a["id"] for a in fake.pending()] == [pending["id"]]
+        again = await api.post(f"/v1/slots/{first['id']}/hold", json={"hold_token": token})
+        assert again.status_code == 409, again.text  # the EHR still holds the time
