@@ -2,10 +2,11 @@
 
 AES-256-GCM (``cryptography``) with a key ring from settings: the first key seals, every
 key opens, so a key is rotated by putting a new one first and dropping the old one once
-entries sealed with it have expired. A sealed value names its key id and carries a fresh
-96-bit nonce; the cache key it is stored under is the associated data, so a value copied
-under another key (another member, another tenant) does not open. A value that does not
-open (unknown key id, tampered, truncated) reads as a cache miss, never as an error.
+entries sealed with it have expired (or, for what lives long, been sealed again). A
+sealed value names its key id and carries a fresh 96-bit nonce; the cache key it is
+stored under is the associated data, so a value copied under another key (another
+member, another tenant) does not open. A value that does not open (unknown key id,
+tampered, truncated) reads as a cache miss, never as an error.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ class Sealer:
         nonce = os.urandom(_NONCE)
         sealed = self._ciphers[self._current].encrypt(nonce, plain, context.encode())
         return _FORMAT + bytes([len(self._current)]) + self._current + nonce + sealed
+
+    def is_current(self, sealed: bytes) -> bool:
+        """Whether ``sealed`` names the sealing key (else it is one to re-seal before
+        its key leaves the ring)."""
+        if sealed[:1] != _FORMAT or len(sealed) < 2:
+            return False
+        return sealed[2 : 2 + sealed[1]] == self._current
 
     def open(self, sealed: bytes | None, *, context: str) -> bytes | None:
         if not sealed or sealed[:1] != _FORMAT or len(sealed) < 2:

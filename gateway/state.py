@@ -45,6 +45,10 @@ class SharedState(Protocol):
         """Delete a field only while it still holds ``value`` (compare and delete)."""
         ...
 
+    async def hset_if(self, key: str, field: str, expected: bytes, value: bytes) -> bool:
+        """Set a field only while it still holds ``expected`` (compare and set)."""
+        ...
+
     async def hgetall(self, key: str) -> dict[str, bytes]: ...
     async def xadd(self, key: str, fields: Mapping[str, bytes], maxlen: int) -> str: ...
     async def xread(
@@ -59,7 +63,13 @@ class SharedState(Protocol):
         ...
 
 
-# One key, so a cluster runs it on the node that owns the hash.
+# One key each, so a cluster runs them on the node that owns the hash.
+_HSET_IF = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) + 1
+end
+return 0
+"""
 _HDEL_IF = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   return redis.call('HDEL', KEYS[1], ARGV[1])
@@ -116,6 +126,12 @@ class RedisState:
     async def hdel_if(self, key: str, field: str, value: bytes) -> bool:
         try:
             return bool(await self._redis.eval(_HDEL_IF, 1, key, field, value))  # type: ignore[misc]
+        except RedisError as exc:
+            raise StateUnavailable(type(exc).__name__) from None
+
+    async def hset_if(self, key: str, field: str, expected: bytes, value: bytes) -> bool:
+        try:
+            return bool(await self._redis.eval(_HSET_IF, 1, key, field, expected, value))  # type: ignore[misc]
         except RedisError as exc:
             raise StateUnavailable(type(exc).__name__) from None
 
@@ -198,6 +214,13 @@ class MemoryState:
         if fields.get(field) != value:
             return False
         del fields[field]
+        return True
+
+    async def hset_if(self, key: str, field: str, expected: bytes, value: bytes) -> bool:
+        fields = self._hashes.get(key, {})
+        if fields.get(field) != expected:
+            return False
+        fields[field] = value
         return True
 
     async def hgetall(self, key: str) -> dict[str, bytes]:

@@ -1,5 +1,6 @@
-"""One entry per patient and visit type, however many desks add them at once: the
-waitlist's store over a real Redis (and the in-memory state the sandbox uses)."""
+"""The waitlist's store over a real Redis (and the in-memory state the sandbox uses): one
+entry per patient and visit type, however many desks add them at once; entries outlive
+a key rotation."""
 
 from __future__ import annotations
 
@@ -25,12 +26,18 @@ def state(redis_or_memory: aioredis.Redis | None) -> SharedState:
     return MemoryState() if redis_or_memory is None else RedisState(redis_or_memory)
 
 
-def _store(state: SharedState) -> tuple[EntryStore, str]:
+OLD_KEY = ("k1", derive_key("claims secret", purpose="waitlist"))
+NEW_KEY = ("k2", derive_key("rotated secret", purpose="waitlist"))
+
+
+def _store(
+    state: SharedState, ring: list[tuple[str, bytes]] | None = None, prefix: str | None = None
+) -> tuple[EntryStore, str]:
     store = EntryStore(
         state,
-        Sealer([("k1", derive_key("claims secret", purpose="waitlist"))]),
+        Sealer(ring or [OLD_KEY]),
         CacheKeys("claims secret"),
-        prefix=f"claims-{uuid.uuid4().hex[:8]}",
+        prefix=prefix or f"claims-{uuid.uuid4().hex[:8]}",
     )
     return store, "general"
 
@@ -104,3 +111,29 @@ async def test_compare_and_delete_leaves_a_field_that_changed(state: SharedState
     assert await state.hdel_if(key, "f", b"new")
     assert await state.hget(key, "f") is None
     assert not await state.hdel_if(key, "f", b"new")
+
+
+async def test_entries_outlive_a_key_rotation(state: SharedState) -> None:
+    prefix = f"claims-{uuid.uuid4().hex[:8]}"
+    before, tenant = _store(state, [OLD_KEY], prefix)
+    waiting = [_entry(patient=f"{PATIENT}-{n}") for n in range(3)]
+    for entry in waiting:
+        assert await before.add(tenant, entry) is None
+    # Every process now seals with the new key and still opens the old one ...
+    during, _ = _store(state, [NEW_KEY, OLD_KEY], prefix)
+    assert await during.reseal(tenant) == 3
+    assert await during.reseal(tenant) == 0  # nothing left to do
+    # ... so the old key can leave the ring and nobody falls off the waitlist.
+    after, _ = _store(state, [NEW_KEY], prefix)
+    assert sorted(e.id for e in await after.all(tenant)) == sorted(e.id for e in waiting)
+
+
+async def test_compare_and_set_leaves_a_field_that_changed(state: SharedState) -> None:
+    key = f"claims-cas-{uuid.uuid4().hex[:8]}"
+    await state.hset(key, "f", b"changed meanwhile")
+    assert not await state.hset_if(key, "f", b"as read", b"sealed again")
+    assert await state.hget(key, "f") == b"changed meanwhile"
+    assert await state.hset_if(key, "f", b"changed meanwhile", b"sealed again")
+    assert await state.hget(key, "f") == b"sealed again"
+    assert not await state.hset_if(key, "absent", b"x", b"y")
+    assert await state.hget(key, "absent") is None

@@ -49,6 +49,8 @@ log = get_logger(__name__)
 
 # A claim left by a process that died between claiming a slot and offering it.
 _STALE_CLAIM = timedelta(seconds=60)
+# How often each process seals again entries sealed with a key no longer first.
+_RESEAL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -345,9 +347,16 @@ class OfferDesk:
         return passed
 
     async def sweep_forever(self, interval_seconds: float) -> None:
+        resealed_at: float | None = None
         while True:
             try:
                 await self.sweep()
+                # Hourly, not every round: it reads the whole waitlist.
+                now = asyncio.get_running_loop().time()
+                if resealed_at is None or now - resealed_at >= _RESEAL_SECONDS:
+                    resealed_at = now
+                    if resealed := await self.entries.reseal(self.tenant):
+                        log.info("waitlist_resealed", entries=resealed)
             except (
                 StateUnavailable,
                 UpstreamError,

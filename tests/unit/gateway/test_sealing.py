@@ -47,6 +47,13 @@ def test_rotation_new_key_seals_old_key_still_opens() -> None:
     assert Sealer([NEW]).open(before, context="k") is None  # old key dropped: a miss
 
 
+def test_a_ring_tells_what_its_first_key_sealed() -> None:
+    ring = Sealer([NEW, OLD])
+    assert ring.is_current(ring.seal(b"answer", context="k"))
+    assert not ring.is_current(Sealer([OLD]).seal(b"answer", context="k"))
+    assert not ring.is_current(b"") and not ring.is_current(b"plain json")
+
+
 def test_keys_are_checked() -> None:
     with pytest.raises(ValueError, match="at least one key"):
         Sealer([])
