@@ -224,7 +224,9 @@ def index_build(
             .getOrCreate()
         )
 
-    async def work(runtime: Runtime) -> None:
+    async def work(runtime: Runtime) -> list[str]:
+        """Build each tenant in turn; the tenants whose build was already running."""
+        busy: list[str] = []
         tenants = [tenant] if tenant else [t.id for t in settings.tenants]
         for tenant_id in tenants:
             try:
@@ -233,15 +235,18 @@ def index_build(
                 )
             except BuildRunning as exc:
                 typer.echo(f"frontdesk index build: {tenant_id}: {exc}; try again later", err=True)
-                raise typer.Exit(1) from None
+                busy.append(tenant_id)
+                continue
             typer.echo(
                 f"{tenant_id}: {'full' if report.full else 'incremental'} build, "
                 f"{report.records} records, {report.clusters} people, "
                 f"{report.linked_records} linked records, {report.seconds:.1f}s "
                 f"({', '.join(f'{s}: {m}' for s, m in report.methods.items())})"
             )
+        return busy
 
-    asyncio.run(with_runtime(settings, work))
+    if asyncio.run(with_runtime(settings, work)):
+        raise typer.Exit(1)
 
 
 @index_app.command("train")

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from mappers.model import Patient
 
 from ..logs import get_logger
@@ -29,7 +31,7 @@ from .features import blocking_keys, row_of
 from .harvest import Harvest, harvest
 from .index import PersonIndex
 from .linkage import link
-from .store import Entry
+from .store import Entry, LeaseLost
 
 __all__ = ["BuildReport", "BuildRunning", "build_index"]
 
@@ -41,6 +43,9 @@ LEASE_SECONDS = 300.0
 
 class BuildRunning(Exception):
     """Another build of this tenant's index holds the lease."""
+
+
+_TAKEN_OVER = "this build lost the person index's lease (it stalled); another may run"
 
 
 @dataclass
@@ -79,7 +84,12 @@ async def build_index(
     finally:
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
-        await index.store.end_build(index.tenant, holder)
+        try:
+            await index.store.end_build(index.tenant, holder)
+        except RedisError as exc:  # it lapses by itself; the build's outcome stands
+            log.warning(
+                "person_index_lease_end_failed", tenant=index.tenant, error=type(exc).__name__
+            )
 
 
 @dataclass
@@ -89,19 +99,21 @@ class _Lease:
     seconds: float
 
     async def keep(self) -> None:
+        """Renew until cancelled or the lease is gone; a Redis that fails for a while
+        is tried again (the switch of generations checks the lease in the same step)."""
         while True:
             await asyncio.sleep(self.seconds / 3)
-            if not await self.renew():
-                return
-
-    async def renew(self) -> bool:
-        return await self.index.store.claim_build(self.index.tenant, self.holder, self.seconds)
-
-    async def still_ours(self) -> None:
-        """Just before switching generations: stop if another build took over (this
-        one stalled past its lease)."""
-        if not await self.renew():
-            raise BuildRunning("another build took the person index's lease over")
+            try:
+                if not await self.index.store.renew_build(
+                    self.index.tenant, self.holder, self.seconds
+                ):
+                    return
+            except RedisError as exc:
+                log.warning(
+                    "person_index_lease_renew_failed",
+                    tenant=self.index.tenant,
+                    error=type(exc).__name__,
+                )
 
 
 async def _build(
@@ -132,8 +144,15 @@ async def _build(
         report.generation = await _full(index, lease, patients, about, report, backend, spark)
     else:
         await index.upsert(patients)
-        await lease.still_ours()
-        await index.store.activate(index.tenant, live[0], {**meta, **about, "generation": live[0]})
+        try:
+            await index.store.activate(
+                index.tenant,
+                live[0],
+                {**meta, **about, "generation": live[0]},
+                holder=lease.holder,
+            )
+        except LeaseLost:
+            raise BuildRunning(_TAKEN_OVER) from None
         report.generation = live[0]
     report.seconds = time.perf_counter() - started
     log.info(
@@ -190,13 +209,15 @@ async def _full(
     ]
     await index.store.put(index.tenant, gen, entries)
     try:
-        await lease.still_ours()
-    except BuildRunning:
+        old = await index.store.activate(
+            index.tenant,
+            gen,
+            {**about, "generation": gen, "records": len(rows)},
+            holder=lease.holder,
+        )
+    except LeaseLost:
         await index.store.drop(index.tenant, gen)
-        raise
-    old = await index.store.activate(
-        index.tenant, gen, {**about, "generation": gen, "records": len(rows)}
-    )
+        raise BuildRunning(_TAKEN_OVER) from None
     if old is not None and old != gen:
         await index.store.drop(index.tenant, old)
     sizes: dict[str, int] = {}

@@ -40,10 +40,15 @@ from redis.exceptions import RedisError
 from ..cache import CacheKeys
 from ..logs import get_logger
 
-__all__ = ["Entry", "IndexStore", "MemoryIndexStore", "RedisIndexStore"]
+__all__ = ["Entry", "IndexStore", "LeaseLost", "MemoryIndexStore", "RedisIndexStore"]
 
 log = get_logger(__name__)
 _CHUNK = 2000
+
+
+class LeaseLost(Exception):
+    """The build's lease lapsed, or another build holds it now."""
+
 
 # Take the lease, or extend it for the holder that has it.
 _CLAIM = """
@@ -53,6 +58,27 @@ if held == false or held == ARGV[1] then
   return 1
 end
 return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+# Switch generations (pointer, meta, no build pending) in one step, only while the
+# build holding the lease (ARGV[3]; '' for none) still holds it. Keys of one hash tag.
+_ACTIVATE = """
+if ARGV[3] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[3] then
+  return {0}
+end
+local old = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
+if old then
+  return {1, old}
+end
+return {1}
 """
 # Delete a key only while it holds ARGV[1].
 _END = """
@@ -87,8 +113,12 @@ class IndexStore(Protocol):
     async def put(self, tenant: str, gen: str, entries: Sequence[Entry]) -> None: ...
     async def remove(self, tenant: str, gen: str, record_id: str) -> None: ...
     async def begin(self, tenant: str, gen: str) -> None: ...
-    async def activate(self, tenant: str, gen: str, meta: dict[str, Any]) -> str | None:
-        """Make ``gen`` the live generation; returns the one it replaced."""
+    async def activate(
+        self, tenant: str, gen: str, meta: dict[str, Any], *, holder: str | None = None
+    ) -> str | None:
+        """Make ``gen`` the live generation; returns the one it replaced. With
+        ``holder``, only while that build holds the lease (else ``LeaseLost``), in the
+        same step."""
         ...
 
     async def drop(self, tenant: str, gen: str) -> None:
@@ -99,6 +129,10 @@ class IndexStore(Protocol):
     async def claim_build(self, tenant: str, holder: str, seconds: float) -> bool:
         """Take the tenant's build lease for ``seconds``, or renew it when ``holder``
         has it; False when another build holds it."""
+        ...
+
+    async def renew_build(self, tenant: str, holder: str, seconds: float) -> bool:
+        """Extend the lease ``holder`` has; False when it lapsed or another took it."""
         ...
 
     async def end_build(self, tenant: str, holder: str) -> None:
@@ -256,16 +290,16 @@ class RedisIndexStore:
     async def begin(self, tenant: str, gen: str) -> None:
         await self._redis.set(self._control(tenant, "next"), gen)
 
-    async def activate(self, tenant: str, gen: str, meta: dict[str, Any]) -> str | None:
-        # One MULTI over keys of one hash tag: readers see the old or the new generation,
-        # with its own watermarks, never a mix.
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.get(self._control(tenant, "gen"))
-        pipe.set(self._control(tenant, "gen"), gen)
-        pipe.set(self._control(tenant, "meta"), json.dumps(meta))
-        pipe.delete(self._control(tenant, "next"))
-        old, *_ = await pipe.execute()
-        return old.decode() if old else None
+    async def activate(
+        self, tenant: str, gen: str, meta: dict[str, Any], *, holder: str | None = None
+    ) -> str | None:
+        # One script over keys of one hash tag: readers see the old or the new
+        # generation, with its own watermarks, never a mix.
+        keys = [self._control(tenant, n) for n in ("gen", "meta", "next", "building")]
+        done = await self._redis.eval(_ACTIVATE, 4, *keys, gen, json.dumps(meta), holder or "")  # type: ignore[misc]
+        if not done[0]:
+            raise LeaseLost(tenant)
+        return _text(done[1]) if len(done) > 1 else None
 
     async def drop(self, tenant: str, gen: str) -> None:
         # A build abandoned after ``begin``: updates stop going to its generation.
@@ -293,6 +327,11 @@ class RedisIndexStore:
         key = self._control(tenant, "building")
         ms = max(1, int(seconds * 1000))
         return bool(await self._redis.eval(_CLAIM, 1, key, holder, ms))  # type: ignore[misc]
+
+    async def renew_build(self, tenant: str, holder: str, seconds: float) -> bool:
+        key = self._control(tenant, "building")
+        ms = max(1, int(seconds * 1000))
+        return bool(await self._redis.eval(_RENEW, 1, key, holder, ms))  # type: ignore[misc]
 
     async def end_build(self, tenant: str, holder: str) -> None:
         await self._redis.eval(_END, 1, self._control(tenant, "building"), holder)  # type: ignore[misc]
@@ -389,7 +428,11 @@ class MemoryIndexStore:
     async def begin(self, tenant: str, gen: str) -> None:
         self.control[(tenant, "next")] = gen
 
-    async def activate(self, tenant: str, gen: str, meta: dict[str, Any]) -> str | None:
+    async def activate(
+        self, tenant: str, gen: str, meta: dict[str, Any], *, holder: str | None = None
+    ) -> str | None:
+        if holder is not None and not self._holds(tenant, holder):
+            raise LeaseLost(tenant)
         old = self.control.get((tenant, "gen"))
         self.control[(tenant, "gen")] = gen
         self.control[(tenant, "meta")] = meta
@@ -409,6 +452,16 @@ class MemoryIndexStore:
     async def claim_build(self, tenant: str, holder: str, seconds: float) -> bool:
         held = self.control.get((tenant, "building"))
         if held is not None and held[0] != holder and held[1] > time.monotonic():
+            return False
+        self.control[(tenant, "building")] = (holder, time.monotonic() + seconds)
+        return True
+
+    def _holds(self, tenant: str, holder: str) -> bool:
+        held = self.control.get((tenant, "building"))
+        return held is not None and held[0] == holder and held[1] > time.monotonic()
+
+    async def renew_build(self, tenant: str, holder: str, seconds: float) -> bool:
+        if not self._holds(tenant, holder):
             return False
         self.control[(tenant, "building")] = (holder, time.monotonic() + seconds)
         return True

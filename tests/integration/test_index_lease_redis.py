@@ -10,7 +10,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.cache import CacheKeys
-from gateway.identity.store import Entry, IndexStore, MemoryIndexStore, RedisIndexStore
+from gateway.identity.store import (
+    Entry,
+    IndexStore,
+    LeaseLost,
+    MemoryIndexStore,
+    RedisIndexStore,
+)
 
 
 @pytest.fixture
@@ -36,6 +42,26 @@ async def test_one_holder_at_a_time_and_only_it_renews_or_ends(
     await store.end_build(tenant, "by-hand")
     assert await store.claim_build(tenant, "cron", 30)
     await store.end_build(tenant, "cron")
+
+
+async def test_a_lapsed_lease_is_not_renewed_and_fences_the_switch(
+    store: IndexStore, tenant: str
+) -> None:
+    assert await store.claim_build(tenant, "stalled", 1.0)
+    assert await store.renew_build(tenant, "stalled", 1.0)
+    await store.begin(tenant, "g1")
+    assert await store.activate(tenant, "g1", {"generation": "g1"}, holder="stalled") is None
+    await asyncio.sleep(1.3)  # the stalled build's lease lapses; another build takes it
+    assert await store.claim_build(tenant, "newer", 30)
+    assert not await store.renew_build(tenant, "stalled", 30)
+    await store.begin(tenant, "g-stale")
+    with pytest.raises(LeaseLost):
+        await store.activate(tenant, "g-stale", {"generation": "g-stale"}, holder="stalled")
+    assert (await store.current(tenant))[0] == "g1"
+    assert await store.activate(tenant, "g2", {"generation": "g2"}, holder="newer") == "g1"
+    assert await store.meta(tenant) == {"generation": "g2"}
+    await store.end_build(tenant, "newer")
+    assert not await store.renew_build(tenant, "newer", 30)  # ended is ended
 
 
 async def test_a_dead_holders_lease_lapses(store: IndexStore, tenant: str) -> None:

@@ -88,7 +88,7 @@ async def test_a_build_that_lost_its_lease_keeps_the_live_generation() -> None:
             store.control[(tenant, "building")] = ("another-build", float("inf"))
 
         store.put = stalled_put  # type: ignore[method-assign]
-        with pytest.raises(BuildRunning, match="took"):
+        with pytest.raises(BuildRunning, match="lost"):
             await build_index(index, full=True)
         assert await store.current(TENANT) == [live]
         [abandoned] = writing
