@@ -16,7 +16,7 @@ from gateway.cache import CacheKeys
 from gateway.sealing import Sealer, derive_key
 from gateway.services.waitlist import WaitlistEntry
 from gateway.services.waitlist.entries import EntryStore, new_entry_id
-from gateway.state import MemoryState, RedisState, SharedState
+from gateway.state import MemoryState, RedisState, SharedState, StateUnavailable
 
 PATIENT = "ehr-a~Patient~patient-claimed-0042"
 
@@ -84,13 +84,62 @@ async def test_a_claim_whose_entry_is_gone_does_not_block_a_join(state: SharedSt
     store, tenant = _store(state)
     lost = _entry()
     assert await store.add(tenant, lost) is None
-    # The entry went without its claim (a process died between the two deletes, or
-    # the entry was sealed under a key since dropped).
-    await state.hdel(f"{store._key(tenant)}", lost.id)
+    # The entry went without its claim: a process died between the two deletes.
+    await state.hdel(store._key(tenant), lost.id)
+    [(claim, held)] = (await state.hgetall(store._claims_key(tenant))).items()
+    # While the claim is young it may be a join still writing its entry: a second
+    # join is told the patient waits.
+    assert await store.add(tenant, _entry()) == lost.id
+    # Once it is old, it is stale: exactly one of the joins at once takes it over.
+    await state.hset(store._claims_key(tenant), claim, lost.id.encode() + b"|0")
     joiners = [_entry() for _ in range(5)]
     answers = await asyncio.gather(*(store.add(tenant, e) for e in joiners))
     assert answers.count(None) == 1
     assert len(await store.all(tenant)) == 1
+    assert held.startswith(lost.id.encode() + b"|")
+
+
+async def test_a_losing_join_writes_nothing_and_a_failed_one_leaves_no_claim(
+    state: SharedState,
+) -> None:
+    store, tenant = _store(state)
+    first = _entry()
+    assert await store.add(tenant, first) is None
+    assert await store.add(tenant, _entry()) == first.id
+    assert [e.id for e in await store.all(tenant)] == [first.id]
+
+    class Failing(EntryStore):
+        async def put(self, tenant: str, entry: WaitlistEntry) -> None:
+            raise StateUnavailable("ConnectionError")
+
+    failing = Failing(state, Sealer([OLD_KEY]), CacheKeys("claims secret"), prefix=store._prefix)
+    other = _entry(service_type="125")
+    with pytest.raises(StateUnavailable):
+        await failing.add(tenant, other)
+    # The desk's retry (Redis back) is not told the patient already waits.
+    assert await store.add(tenant, other) is None
+
+
+async def test_an_entry_changed_meanwhile_keeps_both_changes(state: SharedState) -> None:
+    store, tenant = _store(state)
+    entry = _entry()
+    assert await store.add(tenant, entry) is None
+
+    def offered(e: WaitlistEntry) -> WaitlistEntry:
+        return e.model_copy(update={"offer_slot_id": "slot-1"})
+
+    def passed(e: WaitlistEntry) -> WaitlistEntry:
+        return e.model_copy(update={"passed": [*e.passed, "slot-0"]})
+
+    await asyncio.gather(
+        store.update(tenant, entry.id, offered), store.update(tenant, entry.id, passed)
+    )
+    now = await store.get(tenant, entry.id)
+    assert now is not None and (now.offer_slot_id, now.passed) == ("slot-1", ["slot-0"])
+    # An entry that left is never written back.
+    assert await store.remove(tenant, entry.id)
+    assert await store.update(tenant, entry.id, passed) is None
+    assert await store.get(tenant, entry.id) is None
 
 
 async def test_a_claim_says_nothing_of_who_waits(state: SharedState) -> None:
@@ -98,7 +147,7 @@ async def test_a_claim_says_nothing_of_who_waits(state: SharedState) -> None:
     entry = _entry()
     assert await store.add(tenant, entry) is None
     claims = await state.hgetall(store._claims_key(tenant))
-    assert list(claims.values()) == [entry.id.encode()]
+    assert [v.split(b"|")[0] for v in claims.values()] == [entry.id.encode()]
     # Named by a keyed digest alone: no patient id, no visit type.
     assert all(re.fullmatch(r"[0-9a-f]{32}", name) for name in claims)
 

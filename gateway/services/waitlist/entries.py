@@ -10,7 +10,10 @@ says nothing of who waits: two desks adding the same patient at once get one ent
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Literal
 
@@ -54,6 +57,19 @@ def new_entry_id() -> str:
     return "wl-" + secrets.token_hex(12)
 
 
+# A claim without its entry this young is a join still writing it, not a stale one.
+_IN_FLIGHT_SECONDS = 30.0
+
+
+def _holder(claim: bytes) -> tuple[str, float]:
+    """(entry id, when claimed; 0 when the claim does not say)."""
+    entry_id, _, at = claim.decode(errors="replace").partition("|")
+    try:
+        return entry_id, float(at)
+    except ValueError:
+        return entry_id, 0.0
+
+
 class EntryStore:
     def __init__(
         self, state: SharedState, sealer: Sealer, keys: CacheKeys, prefix: str = "fd"
@@ -75,33 +91,60 @@ class EntryStore:
     async def add(self, tenant: str, entry: WaitlistEntry) -> str | None:
         """Store a new entry unless its patient already waits for its visit type: then
         nothing is stored and the waiting entry's id comes back."""
-        # The entry first, then the claim: a claim always names an entry that was
-        # stored, so one whose entry is gone (or no longer opens) is stale, never one
-        # still being written.
-        await self.put(tenant, entry)
+        # The claim first, then the entry: a losing join writes nothing anyone could
+        # list or offer. A claim whose entry is absent is a join still writing it,
+        # until it is old enough to be one that died in between.
         claims, claim = self._claims_key(tenant), self._claim(entry)
+        mine = f"{entry.id}|{time.time():.3f}".encode()
         for _ in range(3):
-            if await self._state.hsetnx(claims, claim, entry.id.encode()):
+            if await self._state.hsetnx(claims, claim, mine):
+                try:
+                    await self.put(tenant, entry)
+                except BaseException:
+                    with contextlib.suppress(StateUnavailable):
+                        await self._state.hdel_if(claims, claim, mine)
+                    raise
                 return None
-            holder = await self._state.hget(claims, claim)
-            if holder is None:
+            held = await self._state.hget(claims, claim)
+            if held is None:
                 continue  # left in between: claim again
-            if await self.get(tenant, holder.decode()) is not None:
-                await self._state.hdel(self._key(tenant), entry.id)
-                return holder.decode()
-            await self._state.hdel_if(claims, claim, holder)
-        # Three rounds lost to joins and leaves of the same patient: say busy, keep nothing.
-        await self._state.hdel(self._key(tenant), entry.id)
+            holder, at = _holder(held)
+            # Present is waiting, even an entry this process can't open (a key ring
+            # changing under a rolling restart).
+            if await self._state.hget(self._key(tenant), holder) is not None:
+                return holder
+            if time.time() - at < _IN_FLIGHT_SECONDS:
+                return holder
+            await self._state.hdel_if(claims, claim, held)
         raise StateUnavailable("waitlist claim contended")
+
+    async def update(
+        self, tenant: str, entry_id: str, change: Callable[[WaitlistEntry], WaitlistEntry]
+    ) -> WaitlistEntry | None:
+        """Apply ``change`` to a stored entry (compare and set, so a change made
+        meanwhile is not lost); None when the entry left the waitlist meanwhile: it is
+        never written back."""
+        for _ in range(5):
+            raw = await self._state.hget(self._key(tenant), entry_id)
+            entry = self._open(tenant, entry_id, raw)
+            if raw is None or entry is None:
+                return None
+            changed = change(entry)
+            sealed = self._seal(tenant, changed)
+            if await self._state.hset_if(self._key(tenant), entry_id, raw, sealed):
+                return changed
+        raise StateUnavailable("waitlist entry contended")
 
     def _context(self, tenant: str, entry_id: str) -> str:
         return f"{self._key(tenant)}/{entry_id}"
 
-    async def put(self, tenant: str, entry: WaitlistEntry) -> None:
-        sealed = self._sealer.seal(
+    def _seal(self, tenant: str, entry: WaitlistEntry) -> bytes:
+        return self._sealer.seal(
             entry.model_dump_json().encode(), context=self._context(tenant, entry.id)
         )
-        await self._state.hset(self._key(tenant), entry.id, sealed)
+
+    async def put(self, tenant: str, entry: WaitlistEntry) -> None:
+        await self._state.hset(self._key(tenant), entry.id, self._seal(tenant, entry))
 
     async def get(self, tenant: str, entry_id: str) -> WaitlistEntry | None:
         raw = await self._state.hget(self._key(tenant), entry_id)
@@ -118,9 +161,10 @@ class EntryStore:
         if not await self._state.hdel(self._key(tenant), entry_id):
             return False
         if entry is not None:
-            await self._state.hdel_if(
-                self._claims_key(tenant), self._claim(entry), entry_id.encode()
-            )
+            claims, claim = self._claims_key(tenant), self._claim(entry)
+            held = await self._state.hget(claims, claim)
+            if held is not None and _holder(held)[0] == entry_id:
+                await self._state.hdel_if(claims, claim, held)
         return True
 
     async def reseal(self, tenant: str) -> int:

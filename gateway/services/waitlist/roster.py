@@ -68,6 +68,13 @@ async def join(desk: OfferDesk, ask: WaitlistAsk, *, client_id: str) -> Waitlist
     entries = await desk.entries.all(desk.tenant)
     if len(entries) >= MAX_ENTRIES_PER_TENANT:
         raise InvalidRequest("the waitlist is full")
+    # Entries as listed (some predate claims); the claim in ``add`` settles joins at once.
+    for existing in entries:
+        if existing.patient_id == ask.patient_id and existing.service_type == ask.service_type:
+            raise AlreadyWaitlisted(
+                "this patient already waits for this visit type",
+                extra={"entry_id": existing.id},
+            )
     entry = WaitlistEntry(
         id=new_entry_id(),
         patient_id=ask.patient_id,
