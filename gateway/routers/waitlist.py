@@ -43,7 +43,7 @@ def _out(entry: WaitlistEntry) -> WaitlistEntryOut:
 
 
 def _offer_out(offer: WaitlistOffer, seconds_left: int) -> WaitlistOfferOut:
-    return WaitlistOfferOut(**offer.model_dump(), seconds_left=seconds_left)
+    return WaitlistOfferOut(**offer.model_dump(exclude={"upstream"}), seconds_left=seconds_left)
 
 
 @router.post("", dependencies=[_Write], status_code=201, operation_id="joinWaitlist")

@@ -285,7 +285,19 @@ class FindBookScheduler:
             held = await self._client.read("Appointment", upstream)
             if held.get("status") != "pending":
                 return  # booked with it meanwhile, or the EHR ended it
-            await self.cancel(upstream, held, "hold released")
+            meta = held.get("meta")
+            version = meta.get("versionId") if isinstance(meta, dict) else None
+            # Only while still pending (a JSON Patch test, and the version where the EHR
+            # gives one): a booking with the hold's token may be landing this moment.
+            await self._client.patch(
+                "Appointment",
+                upstream,
+                [
+                    {"op": "test", "path": "/status", "value": "pending"},
+                    *cancel_patch("hold released"),
+                ],
+                if_match=version if isinstance(version, str) else None,
+            )
         except (UpstreamError, MappingError) as exc:
             log.warning("hold_release_failed", source=self._source, error=type(exc).__name__)
 

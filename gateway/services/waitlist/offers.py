@@ -71,6 +71,13 @@ class WaitlistOffer(BaseModel):
     offered_at: datetime
     expires_at: datetime
     slot: SlotOut
+    # The EHR's own hold (Argonaut ``$hold``), kept here: the gateway's hold that also
+    # names it lapses with the window, before the sweep ends the offer.
+    upstream: str | None = None
+
+
+class _EntryGone(Exception):
+    """The patient being offered a slot left the waitlist meanwhile."""
 
 
 class _Claim(BaseModel):
@@ -189,7 +196,11 @@ class OfferDesk:
                 continue
             if not await self.state.hsetnx(self._busy_key(), entry.id, slot.id.encode()):
                 continue  # offered another slot a moment ago
-            offer = await self._hold_for(handle, slot, entry, book_as, now)
+            try:
+                offer = await self._hold_for(handle, slot, entry, book_as, now)
+            except _EntryGone:
+                await self.state.hdel(self._busy_key(), entry.id)
+                continue  # the next in line
             if offer is None:  # a desk holds the slot: it is theirs to book
                 await self.state.hdel(self._busy_key(), entry.id)
                 return None
@@ -232,14 +243,22 @@ class OfferDesk:
             offered_at=now,
             expires_at=hold.expires_at,
             slot=slot,
+            upstream=upstream,
         )
+        offered = await self.entries.update(
+            self.tenant,
+            entry.id,
+            lambda e: e.model_copy(update={"offer_slot_id": slot.id, "offered_as": book_as}),
+        )
+        if offered is None:  # the patient left the waitlist meanwhile
+            await self.holds.release_offer(ref, hold.token)
+            if upstream is not None:
+                await handle.scheduler.release(upstream)
+            raise _EntryGone
         await self.state.hset(
             self._offers_key(),
             slot.id,
             self._seal(slot.id, _Claim(state="open", at=now, offer=offer)),
-        )
-        await self.entries.put(
-            self.tenant, entry.model_copy(update={"offer_slot_id": slot.id, "offered_as": book_as})
         )
         await self.events.publish(
             self.tenant,
@@ -349,14 +368,18 @@ class OfferDesk:
     async def sweep_forever(self, interval_seconds: float) -> None:
         resealed_at: float | None = None
         while True:
-            try:
-                await self.sweep()
-                # Hourly, not every round: it reads the whole waitlist.
-                now = asyncio.get_running_loop().time()
-                if resealed_at is None or now - resealed_at >= _RESEAL_SECONDS:
-                    resealed_at = now
+            # Hourly, not every round (it reads the whole waitlist), and apart from the
+            # sweep: an EHR down for days must not keep entries on a key being retired.
+            now = asyncio.get_running_loop().time()
+            if resealed_at is None or now - resealed_at >= _RESEAL_SECONDS:
+                try:
                     if resealed := await self.entries.reseal(self.tenant):
                         log.info("waitlist_resealed", entries=resealed)
+                    resealed_at = now
+                except StateUnavailable as exc:
+                    log.warning("waitlist_reseal_failed", error=type(exc).__name__)
+            try:
+                await self.sweep()
             except (
                 StateUnavailable,
                 UpstreamError,
@@ -374,19 +397,18 @@ class OfferDesk:
             return False
         await self.state.hdel(self._busy_key(), offer.entry_id)
         slot = decode_id(offer.slot_id)
-        held = await self.holds.release_offer(slot, offer.hold_token)
+        await self.holds.release_offer(slot, offer.hold_token)
         handle = self.sources.handles.get(slot.source)
-        if held is not None and held.upstream is not None and handle is not None:
+        if offer.upstream is not None and handle is not None:
             # Before the slot passes on: an EHR that holds shows the time to nobody else.
-            await handle.scheduler.release(held.upstream)
-        entry = await self.entries.get(self.tenant, offer.entry_id)
-        if entry is not None:
-            await self.entries.put(
-                self.tenant,
-                entry.model_copy(
-                    update={"offer_slot_id": None, "passed": [*entry.passed, offer.slot_id]}
-                ),
-            )
+            await handle.scheduler.release(offer.upstream)
+        await self.entries.update(
+            self.tenant,
+            offer.entry_id,
+            lambda e: e.model_copy(
+                update={"offer_slot_id": None, "passed": [*e.passed, offer.slot_id]}
+            ),
+        )
         if event is not None:
             await self.events.publish(
                 self.tenant, event, {"slot_id": offer.slot_id, "entry_id": offer.entry_id}

@@ -111,7 +111,9 @@ class SourceWatch:
     async def _subscribed(self) -> bool:
         try:
             return self.hooks is not None and await self.hooks.ensure()
-        except (UpstreamError, MappingError, TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the EHR answered, poll instead
+            # The watcher is a background loop: a Subscription check that fails in a way
+            # nobody foresaw (a create answered without an id) must not end it.
             log.warning("watch_failed", source=self.handle.id, error=type(exc).__name__)
             return False
 

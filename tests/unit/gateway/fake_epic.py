@@ -231,6 +231,9 @@ class FakeEpic:
         if if_match is not None and if_match not in (f'W/"{version}"', f'"{version}"'):
             return _outcome(412, "conflict", "version mismatch")
         for op in ops:
+            if op["op"] == "test" and appt.get(op["path"].lstrip("/")) != op["value"]:
+                return _outcome(422, "processing", f"test failed at {op['path']}")
+        for op in ops:
             if op["op"] in ("replace", "add"):
                 appt[op["path"].lstrip("/")] = op["value"]
         appt["meta"] = {"versionId": str(int(version) + 1)}

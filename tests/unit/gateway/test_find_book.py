@@ -308,21 +308,7 @@ async def test_a_declined_offer_frees_the_ehrs_hold_and_goes_to_the_next_in_line
     async for api in _gateway(fake, monkeypatch, waitlist=waitlist):
         first = (await _slots(api))[0]
         booked = (await _book(api, first["id"])).json()
-        day = TOMORROW.date()
-        entries = []
-        for patient in ("pat-2", "pat-3"):
-            joined = await api.post(
-                "/v1/waitlist",
-                json={
-                    "patient_id": encode_id(SOURCE, "Patient", patient),
-                    "service_type": "124",
-                    "earliest": day.isoformat(),
-                    "latest": day.isoformat(),
-                    "min_notice_hours": 0,
-                },
-            )
-            assert joined.status_code == 201, joined.text
-            entries.append(joined.json()["id"])
+        entries = [await _join(api, patient) for patient in ("pat-2", "pat-3")]
         cancelled = await api.post(
             f"/v1/appointments/{booked['id']}/cancel", json={"reason": "patient ill"}
         )
@@ -339,6 +325,52 @@ async def test_a_declined_offer_frees_the_ehrs_hold_and_goes_to_the_next_in_line
         assert [o["entry_id"] for o in offers] == [entries[1]]
         [again] = fake.pending()
         assert again["start"] == held["start"] and again["id"] != held["id"]
+
+
+async def test_an_offer_that_ran_out_frees_the_ehrs_hold_for_the_next_in_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeEpic(hold=True)
+    async for api in _gateway(fake, monkeypatch, waitlist={"offer_seconds": 60}):
+        first = (await _slots(api))[0]
+        booked = (await _book(api, first["id"])).json()
+        entries = [await _join(api, patient) for patient in ("pat-2", "pat-3")]
+        await api.post(f"/v1/appointments/{booked['id']}/cancel", json={"reason": "ill"})
+        [offer] = await _offers_after_the_waitlist_ran(api)
+        [held] = fake.pending()
+        desk = cast(Any, api._transport).app.state.runtime.waitlists["t1"]
+
+        # The window ended: the gateway's own hold lapsed with it (the cache's time to
+        # live), so only the offer still knows the EHR's hold.
+        release_offer = desk.holds.release_offer
+
+        async def lapsed(*args: Any, _release: Any = release_offer) -> None:
+            await _release(*args)  # gone from the cache, as if by its time to live
+
+        monkeypatch.setattr(desk.holds, "release_offer", lapsed)
+        real = desk.wall
+        monkeypatch.setattr(desk, "wall", lambda real=real: real() + timedelta(minutes=2))
+        assert await desk.sweep() == 1
+        assert fake.appointments[held["id"]]["status"] == "cancelled"
+        offers = await _offers_after_the_waitlist_ran(api)
+        assert [o["entry_id"] for o in offers] == [entries[1]] != [offer["entry_id"]]
+
+
+async def _join(api: httpx.AsyncClient, patient: str) -> str:
+    day = TOMORROW.date().isoformat()
+    joined = await api.post(
+        "/v1/waitlist",
+        json={
+            "patient_id": encode_id(SOURCE, "Patient", patient),
+            "service_type": "124",
+            "earliest": day,
+            "latest": day,
+            "min_notice_hours": 0,
+        },
+    )
+    assert joined.status_code == 201, joined.text
+    entry: str = joined.json()["id"]
+    return entry
 
 
 async def _offers_after_the_waitlist_ran(api: httpx.AsyncClient) -> list[dict[str, Any]]:
