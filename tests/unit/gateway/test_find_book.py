@@ -7,7 +7,7 @@ except where the number of calls *is* the property ($book is never resent).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, cast
 
@@ -261,43 +261,53 @@ async def test_id_less_proposals_book_with_appt_resource(
         assert fake.calls("$book") == 1
 
 
-async def test_a_hold_where_the_ehr_holds_is_released_there_too(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fake = FakeEpic(hold=True)
-    async for api in _gateway(fake, monkeypatch):
-        first = (await _slots(api))[0]
-        held = await api.post(f"/v1/slots/{first['id']}/hold", json={})
-        assert held.status_code == 201, held.text
-        [pending] = fake.pending()
-        assert pending["start"] == first["start"].replace("+00:00", "Z")
-        fresh = {"Cache-Control": "no-cache"}
-        window = {"start": TOMORROW.isoformat(), "end": (TOMORROW + timedelta(days=1)).isoformat()}
-        shown = (await api.get("/v1/slots", params=window, headers=fresh)).json()["items"]
-        assert first["start"] not in [s["start"] for s in shown]  # the EHR holds it
+@dataclass
+class _Held:
+    """A slot held through the gateway on an EHR that holds too."""
 
-        released = await api.delete(
-            f"/v1/slots/{first['id']}/hold", headers={"Hold-Token": held.json()["hold_token"]}
+    api: httpx.AsyncClient
+    fake: FakeEpic
+    slot: dict[str, Any]
+    token: str
+    pending: dict[str, Any]
+
+    async def release(self) -> httpx.Response:
+        return await self.api.delete(
+            f"/v1/slots/{self.slot['id']}/hold", headers={"Hold-Token": self.token}
         )
-        assert released.status_code == 204, released.text
-        assert fake.pending() == []
-        assert fake.appointments[pending["id"]]["status"] == "cancelled"
-        shown = (await api.get("/v1/slots", params=window, headers=fresh)).json()["items"]
-        assert first["start"] in [s["start"] for s in shown]  # offered again at once
 
 
-async def test_a_booking_with_the_hold_books_the_pending_appointment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+async def held(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[_Held]:
     fake = FakeEpic(hold=True)
     async for api in _gateway(fake, monkeypatch):
         first = (await _slots(api))[0]
-        token = (await api.post(f"/v1/slots/{first['id']}/hold", json={})).json()["hold_token"]
-        [pending] = fake.pending()
-        r = await _book(api, first["id"], hold_token=token)
+        r = await api.post(f"/v1/slots/{first['id']}/hold", json={})
         assert r.status_code == 201, r.text
-        [booked] = fake.booked()
-        assert booked["id"] == pending["id"] and len(fake.appointments) == 1
+        [pending] = fake.pending()
+        yield _Held(api, fake, first, r.json()["hold_token"], pending)
+
+
+async def test_a_hold_where_the_ehr_holds_is_released_there_too(held: _Held) -> None:
+    assert held.pending["start"] == held.slot["start"].replace("+00:00", "Z")
+    fresh = {"Cache-Control": "no-cache"}
+    window = {"start": TOMORROW.isoformat(), "end": (TOMORROW + timedelta(days=1)).isoformat()}
+    shown = (await held.api.get("/v1/slots", params=window, headers=fresh)).json()["items"]
+    assert held.slot["start"] not in [s["start"] for s in shown]  # the EHR holds it
+
+    released = await held.release()
+    assert released.status_code == 204, released.text
+    assert held.fake.pending() == []
+    assert held.fake.appointments[held.pending["id"]]["status"] == "cancelled"
+    shown = (await held.api.get("/v1/slots", params=window, headers=fresh)).json()["items"]
+    assert held.slot["start"] in [s["start"] for s in shown]  # offered again at once
+
+
+async def test_a_booking_with_the_hold_books_the_pending_appointment(held: _Held) -> None:
+    r = await _book(held.api, held.slot["id"], hold_token=held.token)
+    assert r.status_code == 201, r.text
+    [booked] = held.fake.booked()
+    assert booked["id"] == held.pending["id"] and len(held.fake.appointments) == 1
 
 
 async def test_a_declined_offer_frees_the_ehrs_hold_and_goes_to_the_next_in_line(
@@ -383,17 +393,14 @@ async def _offers_after_the_waitlist_ran(api: httpx.AsyncClient) -> list[dict[st
 
 
 async def test_an_ehr_that_fails_to_end_its_hold_does_not_fail_the_release(
-    monkeypatch: pytest.MonkeyPatch,
+    held: _Held,
 ) -> None:
-    fake = FakeEpic(hold=True)
-    async for api in _gateway(fake, monkeypatch):
-        first = (await _slots(api))[0]
-        token = (await api.post(f"/v1/slots/{first['id']}/hold", json={})).json()["hold_token"]
-        [pending] = fake.pending()
-        fake.fail_next[pending["id"]] = 50  # every read and patch of it answers 503
-        released = await api.delete(f"/v1/slots/{first['id']}/hold", headers={"Hold-Token": token})
-        # The desk's hold is gone; the EHR's lapses on its own clock.
-        assert released.status_code == 204, released.text
-        assert [a["id"] for a in fake.pending()] == [pending["id"]]
-        again = await api.post(f"/v1/slots/{first['id']}/hold", json={"hold_token": token})
-        assert again.status_code == 409, again.text  # the EHR still holds the time
+    held.fake.fail_next[held.pending["id"]] = 50  # every read and patch of it answers 503
+    released = await held.release()
+    # The desk's hold is gone; the EHR's lapses on its own clock.
+    assert released.status_code == 204, released.text
+    assert [a["id"] for a in held.fake.pending()] == [held.pending["id"]]
+    again = await held.api.post(
+        f"/v1/slots/{held.slot['id']}/hold", json={"hold_token": held.token}
+    )
+    assert again.status_code == 409, again.text  # the EHR still holds the time
