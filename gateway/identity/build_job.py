@@ -35,13 +35,14 @@ INDEX_BUILD_FUNCTION = "index_build"
 _BUILD_TIMEOUT_SECONDS = 4 * 3600
 # How long saq keeps a finished build's record (counts and generation only).
 _BUILD_TTL_SECONDS = 86_400
+_WAIT_RETRIES = 25
 
 
 def index_build_function(indexes: Mapping[str, PersonIndex]) -> ItemFunction:
     """The saq job: build the index of one tenant, or of every tenant in turn."""
 
     async def index_build(
-        ctx: dict[str, Any], *, tenant: str | None = None, full: bool = False
+        ctx: dict[str, Any], *, tenant: str | None = None, full: bool = False, wait: bool = False
     ) -> None:
         for name in [tenant] if tenant else sorted(indexes):
             index = indexes.get(name)
@@ -50,8 +51,12 @@ def index_build_function(indexes: Mapping[str, PersonIndex]) -> ItemFunction:
             try:
                 await build_index(index, full=full)  # logs its counts; the store has the rest
             except BuildRunning:
-                # A build started by hand (or a slow one from the last tick) is at work:
-                # this tick's would only repeat it.
+                if wait:
+                    # Asked for now (perhaps a full build after a new model): saq tries
+                    # it again once the running build is likely done.
+                    raise
+                # A cron tick while a build (by hand, or the last tick's) is at work: it
+                # would only repeat it.
                 log.info("person_index_build_skipped", tenant=name, reason="running")
 
     # saq names a function (and its cron job's key) by its qualified name.
@@ -68,14 +73,20 @@ def index_cron_job(function: ItemFunction, cron: str) -> CronJob[Any]:
 async def enqueue_index_build(
     queue: Queue, *, tenant: str | None = None, full: bool = False
 ) -> Job | None:
-    """Queue a build now; None when one is already queued or running (same key)."""
+    """Queue a build now; None when one is already queued or running (same key). A build
+    of the tenant already running (a cron tick's) is waited for, not skipped."""
     key = f"{QUEUE_NAME}index:{tenant or '*'}"
     return await queue.enqueue(
         INDEX_BUILD_FUNCTION,
         key=key,
         tenant=tenant,
         full=full,
+        wait=True,
         timeout=_BUILD_TIMEOUT_SECONDS,
-        retries=1,
+        # Another build running: tried again after 5 s, then doubling to 5 minutes apart,
+        # for about an hour and a half all told.
+        retries=_WAIT_RETRIES,
+        retry_delay=5.0,
+        retry_backoff=300.0,
         ttl=_BUILD_TTL_SECONDS,
     )

@@ -60,9 +60,13 @@ async def test_a_build_finding_the_lease_held_reads_and_writes_nothing() -> None
             await build_index(index, full=True)
         assert await index.store.current(TENANT) == []
         assert await index.store.meta(TENANT) == {}
-        # The job a cron tick runs skips it quietly (the running build does the work).
-        await index_build_function({TENANT: index})({}, tenant=TENANT, full=True)
+        # The job a cron tick runs skips it quietly (the running build does the work) ...
+        job = index_build_function({TENANT: index})
+        await job({}, tenant=TENANT, full=True)
         assert await index.store.current(TENANT) == []
+        # ... one asked for now fails, for saq to try it again after the running one.
+        with pytest.raises(BuildRunning):
+            await job({}, tenant=TENANT, full=True, wait=True)
         # Its holder ends it; another holder's end does not.
         await index.store.end_build(TENANT, "someone-else")
         assert not await index.store.claim_build(TENANT, "cron", 60)
