@@ -59,7 +59,7 @@ def _watch(feed: _Feed, hooks: _Hooks) -> SourceWatch:
 async def _run_until(watch: SourceWatch, done: Any) -> None:
     task = asyncio.create_task(watch.run())
     try:
-        for _ in range(500):
+        for _ in range(2000):  # up to 20 s: a loaded host stretches every short sleep
             if done():
                 return
             await asyncio.sleep(0.01)
