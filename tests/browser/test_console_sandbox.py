@@ -217,3 +217,32 @@ def test_sign_out_and_the_cookie_flags(page: Page, served: Served) -> None:
     expect(page.get_by_role("heading", name="Sign in to the desk")).to_be_visible()
     page.goto(served.url + "/console/today")
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
+
+
+def test_single_key_shortcuts_can_be_turned_off_and_stay_off(page: Page, served: Served) -> None:
+    """WCAG 2.1.4: a single-key shortcut must be one a person can turn off."""
+    sign_in(page, served)
+    page.keyboard.press("f")
+    expect(page).to_have_url(re.compile(r"/console/patients"))
+    signing.keys_ready(page)
+    off = page.get_by_role("button", name="Turn single-key shortcuts off")
+    off.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#announce")).to_have_text("Single-key shortcuts are off.")
+    expect(page.locator("[data-keys-list]")).to_be_hidden()
+    page.keyboard.press("t")
+    page.wait_for_timeout(500)  # a shortcut would have navigated by now
+    expect(page).to_have_url(re.compile(r"/console/patients"))
+    # This browser remembers, on every page.
+    page.goto(f"{served.url}/console/book")
+    signing.keys_ready(page)
+    expect(page.locator("html[data-keys-state='off']")).to_have_count(1)
+    page.keyboard.press("t")
+    page.wait_for_timeout(500)
+    expect(page).to_have_url(re.compile(r"/console/book"))
+    on = page.get_by_role("button", name="Turn single-key shortcuts on")
+    on.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-keys-list]")).to_be_visible()
+    page.keyboard.press("t")
+    expect(page).to_have_url(re.compile(r"/console/today"))

@@ -1,7 +1,8 @@
 // The desk console's small enhancements; every page works without them.
 // - focus moves to what changed after a swap ([data-focus]) and a live region says it;
 // - the hold countdown ticks ([data-expires]);
-// - shortcut keys (listed on every page);
+// - shortcut keys (listed on every page), which a person can turn off (WCAG 2.1.4: a
+//   single-key shortcut fires by accident under speech input or a slip of the hand);
 // - the day list's timed refresh waits while the person is working in it;
 // - a region with [data-events] refreshes itself (htmx "console:changed") when the
 //   console's event stream says something changed (the stream carries ids only).
@@ -86,11 +87,34 @@
     // The day list refreshes itself; not while someone is in it (a button focused).
     if (elt && elt.id === "worklist" && elt.contains(document.activeElement)) { evt.preventDefault(); }
   });
+  // The choice stays with this browser (a preference, not a record of anyone).
+  function keysOn() {
+    try { return window.localStorage.getItem("frontdesk.keys") !== "off"; } catch (e) { return true; }
+  }
+  function showKeys() {
+    var on = keysOn();
+    document.querySelectorAll("[data-keys-toggle]").forEach(function (button) {
+      button.hidden = false;
+      button.textContent = on ? "Turn single-key shortcuts off" : "Turn single-key shortcuts on";
+    });
+    document.querySelectorAll("[data-keys-list]").forEach(function (list) { list.hidden = !on; });
+    document.documentElement.setAttribute("data-keys-state", on ? "on" : "off");
+  }
+  document.addEventListener("click", function (evt) {
+    var button = evt.target && evt.target.closest && evt.target.closest("[data-keys-toggle]");
+    if (!button) { return; }
+    var on = !keysOn();
+    try { window.localStorage.setItem("frontdesk.keys", on ? "on" : "off"); } catch (e) { return; }
+    showKeys();
+    announce(on ? "Single-key shortcuts are on." : "Single-key shortcuts are off.");
+  });
+  document.addEventListener("DOMContentLoaded", showKeys);
+  document.body && showKeys();
   document.addEventListener("keydown", function (evt) {
     var t = evt.target;
     var typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
     if (evt.key === "Escape" && typing) { t.blur(); return; }
-    if (typing || evt.ctrlKey || evt.metaKey || evt.altKey) { return; }
+    if (typing || evt.ctrlKey || evt.metaKey || evt.altKey || !keysOn()) { return; }
     var box = document.querySelector("[data-shortcut-search]");
     if (evt.key === "/" && box) { evt.preventDefault(); box.focus(); box.select && box.select(); return; }
     var link = document.querySelector('[data-key="' + evt.key + '"]');
