@@ -23,6 +23,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from saq import Worker
 
+from connectors import CircuitBreaker
+
 from .audit import AuditSink, FileAuditSink
 from .batch_queue import BatchQueue, BatchStore
 from .cache import Cache, CacheKeys, MemoryCache, RedisCache
@@ -392,15 +394,17 @@ def _coverage(
     pacers = _pacers(settings, stack)
     desks: dict[str, CoverageDesk] = {}
     batch_desks: dict[str, CoverageDesk] = {}
+    breakers: dict[str, dict[str, CircuitBreaker]] = {}
     for tenant in settings.tenants:
         realtime: dict[str, PayerPort] = {}
         batch: dict[str, PayerPort] = {}
+        breakers[tenant.id] = {}
         for payer in tenant.payers:
             transport = adapters.payer_transports(payer) if adapters.payer_transports else None
             built = payer_port(payer, transport=transport, budget_seconds=budget)
             if built is None:
                 continue
-            http, port = built
+            http, port, breakers[tenant.id][payer.id] = built
             stack.push_async_callback(http.aclose)
             pacer = pacers.get(payer.id)
             realtime[payer.id] = PacedPayer(port, pacer, "realtime") if pacer else port
@@ -416,7 +420,10 @@ def _coverage(
         )
         batch_desks[tenant.id] = dataclasses.replace(desks[tenant.id], payers=batch)
     return CoverageRuntime(
-        desks=desks, store=store, batch=_batch(settings, stack, batch_desks, indexes)
+        desks=desks,
+        store=store,
+        batch=_batch(settings, stack, batch_desks, indexes),
+        payer_breakers=breakers,
     )
 
 

@@ -129,8 +129,9 @@ def payer_port(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     budget_seconds: float = CORE_REALTIME_BUDGET,
-) -> tuple[httpx.AsyncClient, PayerPort] | None:
-    """A payer's pooled client and its port; None for a payer with no real-time service.
+) -> tuple[httpx.AsyncClient, PayerPort, CircuitBreaker] | None:
+    """A payer's pooled client, its port and its circuit breaker (what the desk's status
+    strip shows); None for a payer with no real-time service.
 
     The connector's deadline is the real-time budget; the coverage service keeps its own,
     shorter one so it can still answer stale within the budget.
@@ -159,8 +160,8 @@ def payer_port(
             breaker=breaker,
             limit=limit,
         )
-        return http, X12Payer(x12, usage=config.x12_usage)
+        return http, X12Payer(x12, usage=config.x12_usage), breaker
     client = FhirClient(
         endpoint, auth=auth, http=http, policy=policy, source=source, breaker=breaker, limit=limit
     )
-    return http, FhirPayer(FhirEligibility(client), source=source)
+    return http, FhirPayer(FhirEligibility(client), source=source), breaker

@@ -8,6 +8,8 @@ from typing import Any
 
 from saq import Worker
 
+from connectors import CircuitBreaker
+
 from .audit import AuditSink
 from .batch_queue import BatchQueue, batch_worker
 from .cache import Cache, CacheKeys
@@ -72,6 +74,8 @@ class CoverageRuntime:
     desks: dict[str, CoverageDesk]
     store: EligibilityStore
     batch: BatchRuntime | None
+    # Each tenant's payers with a real-time service, by payer id: their circuit breakers.
+    payer_breakers: dict[str, dict[str, CircuitBreaker]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+_BREAKER_WORDS = {"closed": "up", "half_open": "recovering", "open": "down"}
+
+
 class SignInRequired(Exception):
     """No live session behind a console request."""
 
@@ -156,12 +159,21 @@ class Desk:
 
     def status_strip(self) -> list[dict[str, str]]:
         """Each EHR of the tenant as its circuit breaker sees it."""
-        words = {"closed": "up", "half_open": "recovering", "open": "down"}
         out = []
         for handle in self.sources.all():
             state = str(handle.client.health().breaker.state)
-            out.append({"id": handle.id, "state": words.get(state, "unknown")})
+            out.append({"id": handle.id, "state": _BREAKER_WORDS.get(state, "unknown")})
         return out
+
+    def payer_strip(self) -> list[dict[str, str]]:
+        """Each payer with a real-time eligibility service, as its circuit breaker sees it:
+        a desk knows before asking that a payer is not answering."""
+        breakers = self.runtime.coverage.payer_breakers.get(self.sources.tenant.id, {})
+        return [
+            {"id": payer.name, "state": _BREAKER_WORDS.get(str(breaker.state), "unknown")}
+            for payer in self.sources.tenant.payers
+            if (breaker := breakers.get(payer.id)) is not None
+        ]
 
     def context(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -170,6 +182,7 @@ class Desk:
             "tenant": self.sources.tenant,
             "zone": self.sources.tenant.time_zone,
             "strip": self.status_strip(),
+            "payer_strip": self.payer_strip(),
             "sandbox": self.runtime.sandbox,
             "flash": None,
             "draft": {},
