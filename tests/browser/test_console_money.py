@@ -11,12 +11,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from gateway.app import create_app
 from mappers import encode_id
 from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
 from simulators.seed.accounts import build_accounts
 from tests.browser import signing
 from tests.browser.conftest import Served, ThreadedServer
+from tests.support.sandbox_env import sandbox_app
 
 PASSWORD = "money-console-password"
 API_KEY = "money-browser-key"
@@ -25,12 +25,7 @@ API_KEY = "money-browser-key"
 @pytest.fixture(scope="module")
 def served():
     sandbox = build_sandbox(api_key=API_KEY, console_password=PASSWORD)
-    app = create_app(
-        sandbox.settings,
-        transport_factory=sandbox.transport_factory,
-        eligibility_transport_factory=sandbox.payer_transport_factory,
-        prepare=sandbox.prepare,
-    )
+    app = sandbox_app(sandbox)
     with ThreadedServer(app) as url:
         yield Served(url, app)
 

@@ -19,12 +19,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from gateway.app import create_app
 from mappers import encode_id
 from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
 from tests.browser import signing
 from tests.browser.conftest import Served, ThreadedServer
 from tests.support.gateway_env import clinic, patients
+from tests.support.sandbox_env import sandbox_app
 
 PASSWORD = "safety-net-console-password"
 API_KEY = "safety-net-browser-key"
@@ -45,12 +45,7 @@ def sandbox(audit_path: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def served(sandbox: Any):
-    app = create_app(
-        sandbox.settings,
-        transport_factory=sandbox.transport_factory,
-        eligibility_transport_factory=sandbox.payer_transport_factory,
-        prepare=sandbox.prepare,
-    )
+    app = sandbox_app(sandbox)
     with ThreadedServer(app) as url:
         yield Served(url, app)
 

@@ -9,10 +9,10 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from gateway.app import create_app
 from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
 from tests.browser import signing
 from tests.browser.conftest import CONTEXT, Served, ThreadedServer
+from tests.support.sandbox_env import sandbox_app
 
 PASSWORD = "sandbox-console-password"
 
@@ -28,12 +28,7 @@ def served(redis_url: str):
             "coverage_batch_workers": 1,
         }
     )
-    app = create_app(
-        settings,
-        transport_factory=sandbox.transport_factory,
-        eligibility_transport_factory=sandbox.payer_transport_factory,
-        prepare=sandbox.prepare,
-    )
+    app = sandbox_app(sandbox, settings)
     with ThreadedServer(app) as url:
         yield Served(url, app)
 

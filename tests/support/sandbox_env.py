@@ -15,13 +15,25 @@ from gateway.app import create_app
 from gateway.audit import MemoryAuditSink
 from gateway.cache import MemoryCache
 from gateway.runtime import Runtime
-from gateway.settings import SourceConfig
+from gateway.settings import Settings, SourceConfig
 from simulators.fhir_server import create_fhir_app
+from simulators.sandbox import Sandbox
 from tests.support.asgi import running
 from tests.support.gateway_env import settings_for
 
 BASE_A = "http://ehr-a.sandbox/fhir"
 BASE_B = "http://ehr-b.sandbox/fhir"
+
+
+def sandbox_app(sandbox: Sandbox, settings: Settings | None = None) -> FastAPI:
+    """The gateway as `frontdesk serve` runs the sandbox (its EHRs, payer and seed), with
+    ``settings`` in place of the sandbox's own when a test changes some."""
+    return create_app(
+        settings or sandbox.settings,
+        transport_factory=sandbox.transport_factory,
+        eligibility_transport_factory=sandbox.payer_transport_factory,
+        prepare=sandbox.prepare,
+    )
 
 
 @dataclass

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.app import create_app
 from simulators.sandbox import build_sandbox
 from tests.support.asgi import running
+from tests.support.sandbox_env import sandbox_app
 
 TODAY = date(2026, 11, 26)
 
@@ -17,12 +17,7 @@ TODAY = date(2026, 11, 26)
 async def test_sandbox_finds_books_and_checks_coverage(tmp_path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FRONTDESK_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
     sandbox = build_sandbox(api_key="sandbox-test-key", today=TODAY)
-    app = create_app(
-        sandbox.settings,
-        transport_factory=sandbox.transport_factory,
-        eligibility_transport_factory=sandbox.payer_transport_factory,
-        prepare=sandbox.prepare,
-    )
+    app = sandbox_app(sandbox)
     h = {"Authorization": "Bearer sandbox-test-key"}
     async with running(app) as api:
         assert (await api.get("/healthz")).json()["mode"] == "SANDBOX"
@@ -82,12 +77,7 @@ async def test_the_sandbox_answers_money_questions(tmp_path, monkeypatch: pytest
 
     monkeypatch.setenv("FRONTDESK_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
     sandbox = build_sandbox(api_key="sandbox-money-key", today=TODAY)
-    app = create_app(
-        sandbox.settings,
-        transport_factory=sandbox.transport_factory,
-        eligibility_transport_factory=sandbox.payer_transport_factory,
-        prepare=sandbox.prepare,
-    )
+    app = sandbox_app(sandbox)
     h = {"Authorization": "Bearer sandbox-money-key"}
     accounts = build_accounts("ehr-a", seed=sandbox.seed)
     assert 15 < len(accounts) < 60

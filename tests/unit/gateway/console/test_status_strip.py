@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from gateway.app import create_app
 from simulators.sandbox import SANDBOX_CONSOLE_USER, build_sandbox
 from tests.support.asgi import running
 from tests.support.console_env import sign_in
+from tests.support.sandbox_env import sandbox_app
 
 PASSWORD = "strip-console-password"
 
@@ -28,12 +28,7 @@ def _strip(html: str) -> str:
 
 async def test_the_strip_says_when_a_payer_is_not_answering() -> None:
     sandbox = build_sandbox(api_key="strip-tests", console_password=PASSWORD)
-    app = create_app(
-        sandbox.settings,
-        transport_factory=sandbox.transport_factory,
-        eligibility_transport_factory=sandbox.payer_transport_factory,
-        prepare=sandbox.prepare,
-    )
+    app = sandbox_app(sandbox)
     async with running(app, "https://gateway.test") as client:
         await sign_in(client, SANDBOX_CONSOLE_USER, PASSWORD)
         tenant = sandbox.settings.tenants[0]
