@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 
@@ -68,6 +69,19 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tcp_open(url: str) -> bool:
+    """Whether something listens at ``url``'s host and port (a scenario skips without it)."""
+    parsed = urlparse(url)
+    default = {"redis": 6379, "https": 443}.get(parsed.scheme, 80)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default), 0.5
+        ):
+            return True
+    except OSError:
+        return False
 
 
 def free_port() -> int:

@@ -20,18 +20,16 @@ import asyncio
 import datetime as dt
 import multiprocessing
 import os
-import socket
 import sys
 import tempfile
 from collections.abc import Callable
 from statistics import median
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 
 from benchmarks._load import LoadResult, build_request, run_load
-from benchmarks._report import cpu_seconds
+from benchmarks._report import cpu_seconds, free_port, tcp_open
 from mappers.model import EligibilityRequest, Person
 from mappers.x12 import build_270
 
@@ -64,21 +62,6 @@ BODY = {
     "service_types": ["98"],
     "date_of_service": "2025-03-11",
 }
-
-
-def _redis_up(url: str) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(factory: Callable[..., Any], port: int, *args: Any) -> None:
@@ -272,11 +255,11 @@ def _measure(ports: dict[str, int], pids: dict[str, int]) -> dict[str, list[floa
 
 def main(argv: list[str] | None = None) -> int:
     del argv
-    if not _redis_up(REDIS_URL):
+    if not tcp_open(REDIS_URL):
         print(f"coverage: skipped, no Redis at {REDIS_URL} (make redis)")
         return 0
     ctx = multiprocessing.get_context("spawn")
-    ports = {"payer": _free_port(), "bare": _free_port(), "gateway": _free_port()}
+    ports = {"payer": free_port(), "bare": free_port(), "gateway": free_port()}
     fd, audit_path = tempfile.mkstemp(suffix=".jsonl")
     os.close(fd)
     procs = [

@@ -42,6 +42,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks._report import free_port
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 FEBRL = Path(__file__).parent / "fixtures" / "febrl"
 SEARCHES = {
@@ -123,14 +125,6 @@ def febrl4() -> Dataset:
 # --- running the gateway ---------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 _SERVE = (
     "import sys, uvicorn; from simulators.fhir_server import create_fhir_app; "
     "uvicorn.run(create_fhir_app(name=sys.argv[1], max_page_size=500), host='127.0.0.1', "
@@ -171,7 +165,7 @@ def _ehr_servers(ehr: str = "auto") -> Any:
         if ehr == "hapi":
             raise SystemExit("matching: the HAPI servers don't answer (make hapi)")
 
-    ports = {"ehr-a": _free_port(), "ehr-b": _free_port()}
+    ports = {"ehr-a": free_port(), "ehr-b": free_port()}
     procs = [
         subprocess.Popen([sys.executable, "-c", _SERVE, name, str(port)])
         for name, port in ports.items()

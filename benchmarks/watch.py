@@ -21,7 +21,6 @@ import asyncio
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,13 +31,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from statistics import median, quantiles
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import redis.asyncio as aioredis
 import yaml
 
-from benchmarks._report import write_json
+from benchmarks._report import free_port, tcp_open, write_json
 from gateway.security import hash_api_key
 from mappers import encode_id
 
@@ -63,21 +61,6 @@ MODES = (
     Mode("poll 0.5 s", "poll", 0.5),
     Mode(f"poll {DEFAULT_INTERVAL:g} s (default)", "poll", DEFAULT_INTERVAL),
 )
-
-
-def _open(url: str) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), 0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(tenant: str, mode: Mode, port: int, folder: Path) -> Path:
@@ -211,7 +194,7 @@ async def _watching(tenant: str, mode: Mode, endpoint: str, fhir: httpx.AsyncCli
 async def _measure(mode: Mode, runs: int, folder: Path) -> list[float]:
     tenant = f"bench{uuid.uuid4().hex[:8]}"
     visit = f"bw{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FRONTDESK_HASH_KEY": secrets.token_hex(16),
@@ -289,10 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.watch", description=__doc__)
     parser.add_argument("--runs", type=int, default=10, help="freed slots per mode")
     args = parser.parse_args(argv)
-    if not _open(HAPI_A):
+    if not tcp_open(HAPI_A):
         print(f"watch: skipped, no HAPI at {HAPI_A} (make hapi)")
         return 0
-    if not _open(REDIS_URL):
+    if not tcp_open(REDIS_URL):
         print(f"watch: skipped, no Redis at {REDIS_URL} (make redis)")
         return 0
     results: dict[str, dict[str, Any]] = {}
