@@ -117,3 +117,17 @@ async def test_a_server_without_subscriptions_is_polled_from_the_start():
     watch = _watch(feed, hooks)
     await _run_until(watch, lambda: feed.polls >= 3)
     assert (watch.active_mode, hooks.calls) == ("poll", 1)
+
+
+async def test_a_subscription_check_that_breaks_falls_back_instead_of_ending_the_watcher():
+    feed, hooks = _Feed(), _Hooks(answers=[])
+
+    async def broken() -> bool:
+        hooks.calls += 1
+        raise KeyError("id")  # e.g. a create answered without an id
+
+    hooks.ensure = broken  # type: ignore[method-assign]
+    watch = _watch(feed, hooks)
+    await _run_until(watch, lambda: feed.polls >= 15)
+    assert watch.active_mode == "poll"
+    assert hooks.calls >= 2  # tried again after a safety round's worth of polls, still alive
