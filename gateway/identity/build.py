@@ -77,10 +77,9 @@ async def build_index(
     holder = secrets.token_hex(8)
     if not await index.store.claim_build(index.tenant, holder, lease_seconds):
         raise BuildRunning("a build of this person index is already running")
-    lease = _Lease(index, holder, lease_seconds)
-    renewing = asyncio.create_task(lease.keep())
+    renewing = asyncio.create_task(_keep_lease(index, holder, lease_seconds))
     try:
-        return await _build(index, lease, full=full, backend=backend, spark=spark)
+        return await _build(index, holder, full=full, backend=backend, spark=spark)
     finally:
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
@@ -92,32 +91,22 @@ async def build_index(
             )
 
 
-@dataclass
-class _Lease:
-    index: PersonIndex
-    holder: str
-    seconds: float
-
-    async def keep(self) -> None:
-        """Renew until cancelled or the lease is gone; a Redis that fails for a while
-        is tried again (the switch of generations checks the lease in the same step)."""
-        while True:
-            await asyncio.sleep(self.seconds / 3)
-            try:
-                if not await self.index.store.renew_build(
-                    self.index.tenant, self.holder, self.seconds
-                ):
-                    return
-            except RedisError as exc:
-                log.warning(
-                    "person_index_lease_renew_failed",
-                    tenant=self.index.tenant,
-                    error=type(exc).__name__,
-                )
+async def _keep_lease(index: PersonIndex, holder: str, seconds: float) -> None:
+    """Renew until cancelled or the lease is gone; a Redis that fails for a while is tried
+    again (the switch of generations checks the lease in the same step)."""
+    while True:
+        await asyncio.sleep(seconds / 3)
+        try:
+            if not await index.store.renew_build(index.tenant, holder, seconds):
+                return
+        except RedisError as exc:
+            log.warning(
+                "person_index_lease_renew_failed", tenant=index.tenant, error=type(exc).__name__
+            )
 
 
 async def _build(
-    index: PersonIndex, lease: _Lease, *, full: bool, backend: str, spark: Any
+    index: PersonIndex, holder: str, *, full: bool, backend: str, spark: Any
 ) -> BuildReport:
     started = time.perf_counter()
     meta = await index.store.meta(index.tenant)
@@ -141,7 +130,7 @@ async def _build(
         "methods": report.methods,
     }
     if full:
-        report.generation = await _full(index, lease, patients, about, report, backend, spark)
+        report.generation = await _full(index, holder, patients, about, report, backend, spark)
     else:
         await index.upsert(patients)
         try:
@@ -149,7 +138,7 @@ async def _build(
                 index.tenant,
                 live[0],
                 {**meta, **about, "generation": live[0]},
-                holder=lease.holder,
+                holder=holder,
             )
         except LeaseLost:
             raise BuildRunning(_TAKEN_OVER) from None
@@ -167,7 +156,7 @@ async def _build(
 
 async def _full(
     index: PersonIndex,
-    lease: _Lease,
+    holder: str,
     patients: list[Patient],
     about: dict[str, Any],
     report: BuildReport,
@@ -213,7 +202,7 @@ async def _full(
             index.tenant,
             gen,
             {**about, "generation": gen, "records": len(rows)},
-            holder=lease.holder,
+            holder=holder,
         )
     except LeaseLost:
         await index.store.drop(index.tenant, gen)
